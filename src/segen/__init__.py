@@ -1,0 +1,23 @@
+"""segen: image segmentation (U-Net family) and image generation (GANs) with PyTorch.
+
+Python API (mirrors the command line)::
+
+    import segen
+    cfg = segen.SegConfig(data=segen.DataConfig(root="data"), train=segen.TrainConfig(out="runs/a"))
+    segen.train_segmentation(cfg)
+    mask = segen.Segmenter.from_checkpoint("runs/a/best.pt").predict("image.png")
+"""
+
+from segen.config import AugmentConfig, DataConfig, ModelConfig, OptimConfig, SegConfig, TrainConfig
+from segen.data import SyntheticSpec, write_folder_dataset
+from segen.errors import CheckpointError, ConfigError, DataError, SegenError
+from segen.inference import Segmenter, evaluate_segmentation, predict_files
+from segen.models import create_model, list_models
+from segen.training import train_segmentation
+
+__version__ = "0.1.0"
+
+__all__ = ["AugmentConfig", "CheckpointError", "ConfigError", "DataConfig", "DataError", "ModelConfig",
+           "OptimConfig", "SegConfig", "Segmenter", "SegenError", "SyntheticSpec", "TrainConfig",
+           "create_model", "evaluate_segmentation", "list_models", "predict_files", "train_segmentation",
+           "write_folder_dataset"]

@@ -1,0 +1,1 @@
+"""The command line: thin commands that parse, validate, call the API and print."""

@@ -1,0 +1,152 @@
+"""The command tree: `segen seg train|predict|evaluate` and `segen demo`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from segen.config import LOSSES_SEG, SegConfig, load_yaml, merge
+from segen.errors import ConfigError
+
+POSITIVE_INT = click.IntRange(min=1)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="segen")
+def cli() -> None:
+    """segen: image segmentation (U-Net) and generation (GANs) with PyTorch."""
+
+
+@cli.group()
+def seg() -> None:
+    """Segmentation: train, predict, evaluate."""
+
+
+@seg.command("train")
+@click.option("--data", "data_root", type=click.Path(), help="Dataset root in the folder format.")
+@click.option("--out", type=click.Path(), help="Run folder (config, metrics, checkpoints).")
+@click.option("--model", help="Registered model name (default unet-small).")
+@click.option("--epochs", type=POSITIVE_INT, help="Epochs (default 50; unbounded with --max-time alone).")
+@click.option("--batch-size", type=POSITIVE_INT, help="Batch size (default 4).")
+@click.option("--image-size", type=(POSITIVE_INT, POSITIVE_INT), metavar="H W", help="Training crop size.")
+@click.option("--lr", type=POSITIVE_FLOAT, help="Peak learning rate (AdamW).")
+@click.option("--loss", type=click.Choice(LOSSES_SEG), help="Loss; auto = bce+dice (binary) or ce+dice.")
+@click.option("--device", type=DEVICES, help="Device (default auto).")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes.")
+@click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def seg_train(data_root: str | None, out: str | None, model: str | None, epochs: int | None,
+              batch_size: int | None, image_size: tuple[int, int] | None, lr: float | None, loss: str | None,
+              device: str | None, seed: int | None, max_time: float | None, workers: int | None, resume: bool,
+              config_file: str | None, dry_run: bool, quiet: bool) -> None:
+    """Train a segmentation model on a folder dataset."""
+    flags = {
+        "model": {"name": model},
+        "data": {"root": data_root, "image_size": list(image_size) if image_size else None, "num_workers": workers},
+        "optim": {"lr": lr},
+        "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
+                  "max_time": max_time},
+        "loss": loss,
+    }
+    cfg = resolve_seg_config(config_file, flags, resume)
+    if model is not None:
+        from segen.models import model_defaults
+
+        model_defaults(cfg.model.name)
+    if dry_run:
+        import yaml
+
+        click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
+        return
+    from segen.training import train_segmentation
+
+    result = train_segmentation(cfg, resume=resume, progress=not quiet)
+    state = result.state
+    best = f"{state.best:.4f}" if state.best is not None else "n/a"
+    click.echo(f"done: {state.epoch} epochs, best val mean IoU {best} (epoch {state.best_epoch}); "
+               f"checkpoints in {cfg.train.out}")
+
+
+def resolve_seg_config(config_file: str | None, flags: dict[str, Any], resume: bool) -> SegConfig:
+    """Defaults <- YAML file (or the run's own config.yaml when resuming) <- command-line flags."""
+    base: dict[str, Any] = {}
+    if config_file:
+        base = load_yaml(config_file)
+    elif resume:
+        out = flags["train"].get("out")
+        if not out:
+            raise ConfigError("--resume needs --out RUNDIR")
+        saved = Path(out) / "config.yaml"
+        if not saved.is_file():
+            raise ConfigError(f"{saved}: nothing to resume (no config.yaml in {out})")
+        base = load_yaml(saved)
+    source = config_file or "config"
+    return SegConfig.from_dict(merge(base, flags), source).validate()
+
+
+@seg.command("predict")
+@click.option("--checkpoint", required=True, type=click.Path(), help="A segmentation checkpoint (.pt).")
+@click.option("--input", "source", required=True, type=click.Path(), help="An image file or a folder of images.")
+@click.option("--out", required=True, type=click.Path(), help="Output folder.")
+@click.option("--overlay", is_flag=True, help="Also write colour overlays (<stem>_overlay.png).")
+@click.option("--probabilities", is_flag=True, help="Also write class probabilities (<stem>_prob.npy).")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def seg_predict(checkpoint: str, source: str, out: str, overlay: bool, probabilities: bool, device: str,
+                quiet: bool) -> None:
+    """Predict masks (paletted PNG at each input's size) for images."""
+    from segen.inference import Segmenter, list_inputs, predict_files
+    from segen.training.device import resolve_device
+
+    list_inputs(source)
+    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device))
+    written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet)
+    click.echo(f"wrote {len(written)} mask(s) to {out}")
+
+
+@seg.command("evaluate")
+@click.option("--checkpoint", required=True, type=click.Path(), help="A segmentation checkpoint (.pt).")
+@click.option("--data", "data_root", required=True, type=click.Path(), help="Dataset root in the folder format.")
+@click.option("--split", default="test", show_default=True, help="Split to evaluate (train, val, test).")
+@click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here.")
+@click.option("--batch-size", type=POSITIVE_INT, default=4, show_default=True)
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def seg_evaluate(checkpoint: str, data_root: str, split: str, json_out: str | None, batch_size: int, device: str,
+                 quiet: bool) -> None:
+    """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall."""
+    from segen.inference import Segmenter, evaluate_segmentation, format_scores
+    from segen.training.device import resolve_device
+
+    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device))
+    scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet)
+    click.echo(format_scores(scores))
+    if json_out:
+        path = Path(json_out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(scores, indent=2))
+        tmp.replace(path)
+        click.echo(f"wrote {path}")
+
+
+@cli.command("demo")
+@click.option("--out", default="segen-demo", show_default=True, type=click.Path(), help="Demo folder.")
+@click.option("--minutes", type=POSITIVE_FLOAT, default=3.0, show_default=True, help="Training budget.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo(out: str, minutes: float, seed: int, quiet: bool) -> None:
+    """Train, evaluate and predict on built-in synthetic data; write an HTML report. No network needed."""
+    from segen.demo import run_demo
+
+    report = run_demo(out, minutes=minutes, seed=seed, progress=not quiet)
+    click.echo(f"report: {report.resolve()}")

@@ -1,0 +1,42 @@
+"""`segen` entry point: error handling shared by every command, and the command tree."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from segen.cli.commands import cli
+from segen.errors import SegenError
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; bad input ends in one `error:` line and a non-zero exit, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="segen", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted", 130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except SegenError as exc:
+        _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # a bug or an unforeseen input: still one line, unless debugging
+        if os.environ.get("SEGEN_DEBUG"):
+            traceback.print_exc()
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        _fail(f"unexpected {type(exc).__name__}: {detail} (set SEGEN_DEBUG=1 for the traceback)", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

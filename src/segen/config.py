@@ -1,0 +1,276 @@
+"""Typed, validated run configurations; load and save as YAML.
+
+A run is described by one frozen dataclass tree. The CLI turns a YAML file plus flags into it,
+the run folder and every checkpoint store it as plain data, so a run can be rebuilt from either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from segen.errors import ConfigError
+
+T = TypeVar("T")
+
+LOSSES_SEG = ("auto", "ce", "dice", "ce+dice", "bce", "bce+dice")
+NORMS = ("batch", "instance", "group", "none")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "elu")
+UPSAMPLINGS = ("transpose", "bilinear")
+SCHEDULES = ("cosine", "poly", "constant")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which registered model to build, with optional overrides of its preset."""
+
+    name: str = "unet-small"
+    depth: int | None = None
+    base_width: int | None = None
+    norm: str | None = None
+    activation: str | None = None
+    dropout: float | None = None
+    upsampling: str | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """Preset overrides that were set (not None)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"
+                and getattr(self, f.name) is not None}
+
+    def validate(self) -> None:
+        _check(self.depth is None or 1 <= self.depth <= 8, "model.depth", "must be between 1 and 8")
+        _check(self.base_width is None or self.base_width >= 1, "model.base_width", "must be >= 1")
+        _check_choice(self.norm, NORMS, "model.norm")
+        _check_choice(self.activation, ACTIVATIONS, "model.activation")
+        _check_choice(self.upsampling, UPSAMPLINGS, "model.upsampling")
+        _check(self.dropout is None or 0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training augmentation; the mask always follows the image geometrically."""
+
+    scale: tuple[float, float] = (0.75, 1.25)
+    hflip: float = 0.5
+    vflip: float = 0.0
+    rotate_degrees: float = 10.0
+    brightness: float = 0.2
+    contrast: float = 0.2
+    saturation: float = 0.2
+    hue: float = 0.0
+
+    def validate(self) -> None:
+        lo, hi = self.scale
+        _check(0 < lo <= hi, "augment.scale", "must be two numbers 0 < min <= max")
+        for name in ("hflip", "vflip"):
+            _check(0.0 <= getattr(self, name) <= 1.0, f"augment.{name}", "must be a probability in [0, 1]")
+        _check(0.0 <= self.rotate_degrees <= 180.0, "augment.rotate_degrees", "must be in [0, 180]")
+        for name in ("brightness", "contrast", "saturation"):
+            _check(getattr(self, name) >= 0.0, f"augment.{name}", "must be >= 0")
+        _check(0.0 <= self.hue <= 0.5, "augment.hue", "must be in [0, 0.5]")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data is and how it is read."""
+
+    root: str = ""
+    format: str = "folder"
+    image_size: tuple[int, int] = (256, 256)
+    ignore_index: int = 255
+    val_fraction: float = 0.1
+    cache: str = "auto"
+    num_workers: int | None = None
+    min_epoch_samples: int = 128
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def validate(self) -> None:
+        _check(bool(self.root), "data.root", "is required (--data ROOT)")
+        _check(self.format == "folder", "data.format", "must be 'folder'")
+        h, w = self.image_size
+        _check(h >= 8 and w >= 8, "image_size", f"must be at least 8x8, got {h}x{w}")
+        _check(0 <= self.ignore_index <= 255, "data.ignore_index", "must be in 0..255")
+        _check(0.0 < self.val_fraction < 1.0, "data.val_fraction", "must be in (0, 1)")
+        _check_choice(self.cache, ("auto", "yes", "no"), "data.cache")
+        _check(self.num_workers is None or self.num_workers >= 0, "data.num_workers", "must be >= 0")
+        _check(self.min_epoch_samples >= 0, "data.min_epoch_samples", "must be >= 0")
+        self.augment.validate()
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with warm-up then a decaying schedule; gradient clipping."""
+
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "cosine"
+    warmup_steps: int = 20
+    min_lr_ratio: float = 0.01
+    grad_clip: float | None = 1.0
+
+    def validate(self) -> None:
+        _check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
+        _check(all(0 <= b < 1 for b in self.betas), "optim.betas", "must be in [0, 1)")
+        _check_choice(self.schedule, SCHEDULES, "optim.schedule")
+        _check(self.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0")
+        _check(0 <= self.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]")
+        _check(self.grad_clip is None or self.grad_clip > 0, "optim.grad_clip", "must be > 0 or null")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How long and where to train."""
+
+    out: str = ""
+    epochs: int | None = None
+    max_time: float | None = None
+    batch_size: int = 4
+    device: str = "auto"
+    seed: int = 0
+    amp: bool = True
+    log_every: int = 10
+    threads: int | None = None
+
+    def validate(self) -> None:
+        _check(bool(self.out), "out", "is required (--out RUNDIR)")
+        _check(self.epochs is None or self.epochs >= 1, "epochs", f"must be >= 1, got {self.epochs}")
+        _check(self.max_time is None or self.max_time > 0, "max-time", f"must be > 0 minutes, got {self.max_time}")
+        _check(self.batch_size >= 1, "batch-size", f"must be >= 1, got {self.batch_size}")
+        _check_choice(self.device, DEVICES, "device")
+        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        _check(self.log_every >= 1, "train.log_every", "must be >= 1")
+        _check(self.threads is None or self.threads >= 1, "train.threads", "must be >= 1")
+
+    def resolved_epochs(self) -> int:
+        """Epochs to run: as given; unbounded under a time budget alone; else 50."""
+        if self.epochs is not None:
+            return self.epochs
+        return 1_000_000 if self.max_time is not None else 50
+
+
+@dataclass(frozen=True)
+class SegConfig:
+    """Everything that defines a segmentation training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    loss: str = "auto"
+
+    def validate(self) -> SegConfig:
+        """Check every value; raise ConfigError naming the first bad one."""
+        _check_choice(self.loss, LOSSES_SEG, "loss")
+        self.model.validate()
+        self.data.validate()
+        self.optim.validate()
+        self.train.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML- and checkpoint-safe)."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> SegConfig:
+        """Build from a nested dict; unknown keys or wrong types raise ConfigError."""
+        return from_dict(cls, data, source)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check(ok: bool, name: str, problem: str) -> None:
+    if not ok:
+        raise ConfigError(f"{name}: {problem}")
+
+
+def _check_choice(value: str | None, choices: tuple[str, ...], name: str) -> None:
+    if value is not None and value not in choices:
+        raise ConfigError(f"{name}: unknown value {value!r}; valid: {', '.join(choices)}")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], source: str = "config") -> T:
+    """Build dataclass `cls` from nested plain data, checking keys and value types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    kwargs = {key: _coerce(hints[key], value, f"{source}.{key}") for key, value in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)  # type: ignore[arg-type]
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")
+        return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    if hint is Any:
+        return value
+    raise ConfigError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overrides` into a copy of `base` (None values in overrides are skipped)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing or malformed file raises ConfigError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a YAML mapping at the top level")
+    return data
+
+
+def save_yaml(data: dict[str, Any], path: str | Path) -> None:
+    """Write a plain mapping as YAML (atomically)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    tmp.replace(path)

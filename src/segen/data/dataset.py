@@ -1,0 +1,228 @@
+"""Segmentation datasets: a checked folder dataset in memory or on disk, served as uint8 tensors.
+
+Normalisation and the conversion to float happen on whole batches (on the training device), not here.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from segen.config import DataConfig
+from segen.data.folder import (
+    ClassInfo,
+    Sample,
+    ScannedSplit,
+    check_mask_values,
+    has_split,
+    is_binary_255,
+    list_split,
+    read_classes,
+    scan_split,
+)
+from segen.data.io import read_image
+from segen.errors import DataError
+
+CACHE_LIMIT_BYTES = 2 * 1024**3
+Transform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Image/mask pairs as (uint8 C,H,W, uint8 H,W) tensors, optionally transformed."""
+
+    def __init__(self, samples: list[Sample], masks: list[np.ndarray], channels: int, binary_255: bool,
+                 transform: Transform | None = None, cache: bool = False) -> None:
+        self.samples = samples
+        self.masks = [torch.from_numpy(_binarise(m) if binary_255 else m) for m in masks]
+        self.channels = channels
+        self.transform = transform
+        self.images: list[torch.Tensor] | None = None
+        if cache:
+            self.images = [read_image(s.image, channels) for s in samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def image(self, index: int) -> torch.Tensor:
+        """The decoded image `index`, uint8 C,H,W."""
+        if self.images is not None:
+            return self.images[index]
+        return read_image(self.samples[index].image, self.channels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, mask = self.image(index), self.masks[index]
+        if self.transform is not None:
+            image, mask = self.transform(image, mask)
+        return image, mask
+
+    def with_transform(self, transform: Transform | None) -> SegmentationDataset:
+        """A view of the same data (sharing the cache) with another transform."""
+        view = object.__new__(SegmentationDataset)
+        view.__dict__.update(self.__dict__)
+        view.transform = transform
+        return view
+
+
+def _binarise(mask: np.ndarray) -> np.ndarray:
+    return (mask == 255).astype(np.uint8)
+
+
+@dataclass
+class SegmentationData:
+    """A loaded folder dataset: class info, channels, normalisation and the train/val/test splits."""
+
+    root: Path
+    classes: ClassInfo
+    channels: int
+    binary_255: bool
+    train: SegmentationDataset
+    val: SegmentationDataset
+    test: SegmentationDataset | None
+    mean: list[float]
+    std: list[float]
+    notes: list[str]
+
+
+def load_segmentation_data(cfg: DataConfig, seed: int, num_classes: int | None = None) -> SegmentationData:
+    """Scan and check a folder dataset; hold out a seeded share of train when there is no val split.
+
+    Args:
+        cfg: data configuration (root, ignore value, validation share, caching).
+        seed: seed of the validation hold-out.
+        num_classes: the expected number of classes (e.g. from a checkpoint), else from classes.yaml or masks.
+    """
+    root = Path(cfg.root)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found")
+    notes: list[str] = []
+    train_samples = list_split(root, "train")
+    if has_split(root, "val"):
+        val_samples = list_split(root, "val")
+    else:
+        train_samples, val_samples = _hold_out(train_samples, cfg.val_fraction, seed)
+        notes.append(f"no val split in {root}: held out {len(val_samples)} of {len(train_samples) + len(val_samples)}"
+                     f" training images ({cfg.val_fraction:.0%}, seed {seed}) for validation")
+    test_samples = list_split(root, "test") if has_split(root, "test") else None
+    scanned = [scan_split(s) for s in (train_samples, val_samples)]
+    if test_samples is not None:
+        scanned.append(scan_split(test_samples))
+    values = set().union(*(s.values for s in scanned))
+    classes = read_classes(root)
+    binary_255 = is_binary_255(values) and (classes is None or classes.num_classes == 2)
+    classes = _resolve_classes(classes, values, binary_255, cfg.ignore_index, num_classes, root)
+    for split in scanned:
+        if not binary_255:
+            check_mask_values(split, classes.num_classes, cfg.ignore_index)
+    channels = scanned[0].channels
+    cache = _want_cache(cfg.cache, scanned, channels)
+    train, val, *rest = (SegmentationDataset(s.samples, s.masks, channels, binary_255, cache=cache) for s in scanned)
+    mean, std = channel_stats(train)
+    return SegmentationData(root, classes, channels, binary_255, train, val, rest[0] if rest else None,
+                            mean, std, notes)
+
+
+def _hold_out(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    if len(samples) < 2:
+        raise DataError(f"{samples[0].image.parent}: need at least 2 training images to hold out a validation share")
+    order = list(range(len(samples)))
+    random.Random(seed).shuffle(order)
+    n_val = min(len(samples) - 1, max(1, round(fraction * len(samples))))
+    val_ids = set(order[:n_val])
+    return ([s for i, s in enumerate(samples) if i not in val_ids], [s for i, s in enumerate(samples) if i in val_ids])
+
+
+def _resolve_classes(classes: ClassInfo | None, values: set[int], binary_255: bool, ignore_index: int,
+                     expected: int | None, root: Path) -> ClassInfo:
+    if classes is None:
+        if binary_255:
+            classes = ClassInfo(["background", "foreground"])
+        else:
+            ids = [v for v in values if v != ignore_index]
+            count = max(max(ids, default=0) + 1, 2, expected or 0)
+            classes = ClassInfo([f"class_{i}" for i in range(count)])
+    if expected is not None and classes.num_classes != expected:
+        raise DataError(f"{root}: dataset has {classes.num_classes} classes but the model was trained on {expected}")
+    return classes
+
+
+def _want_cache(mode: str, scanned: list[ScannedSplit], channels: int) -> bool:
+    if mode != "auto":
+        return mode == "yes"
+    pixels = sum(m.size for s in scanned for m in s.masks)
+    return pixels * channels < CACHE_LIMIT_BYTES
+
+
+def channel_stats(dataset: SegmentationDataset, max_images: int = 64) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std in [0, 1] over (up to `max_images` evenly spaced) images."""
+    step = max(1, len(dataset) // max_images)
+    total = torch.zeros(dataset.channels, dtype=torch.float64)
+    total_sq = torch.zeros_like(total)
+    count = 0
+    for i in range(0, len(dataset), step):
+        image = dataset.image(i).to(torch.float64) / 255.0
+        total += image.sum(dim=(1, 2))
+        total_sq += (image**2).sum(dim=(1, 2))
+        count += image.shape[1] * image.shape[2]
+    mean = total / count
+    std = (total_sq / count - mean**2).clamp_min(1e-12).sqrt().clamp_min(1e-3)
+    return mean.tolist(), std.tolist()
+
+
+class EpochSampler(Sampler[int]):
+    """Shuffled passes over the data until at least `min_samples`, a fresh order per epoch from (seed, epoch)."""
+
+    def __init__(self, size: int, min_samples: int, batch_size: int, seed: int) -> None:
+        self.size = size
+        passes = max(1, -(-min_samples // size))
+        total = passes * size
+        self.length = total - total % batch_size if total >= batch_size else total
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order: list[int] = []
+        while len(order) < self.length:
+            order.extend(torch.randperm(self.size, generator=generator).tolist())
+        return iter(order[: self.length])
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class SizeGroupedBatches(Sampler[list[int]]):
+    """Batches of indices whose images share one size, in dataset order (for full-size evaluation)."""
+
+    def __init__(self, sizes: list[tuple[int, int]], batch_size: int) -> None:
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, size in enumerate(sizes):
+            groups.setdefault(size, []).append(i)
+        self.batches = [ids[k:k + batch_size] for ids in groups.values() for k in range(0, len(ids), batch_size)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def load_split_dataset(root: str | Path, split: str, num_classes: int, ignore_index: int, channels: int,
+                       binary_255: bool) -> SegmentationDataset:
+    """One checked split of a folder dataset, for evaluation against a model with `num_classes`."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found")
+    scanned = scan_split(list_split(root, split))
+    binary = binary_255 and scanned.values <= {0, 255}
+    if not binary:
+        check_mask_values(scanned, num_classes, ignore_index)
+    return SegmentationDataset(scanned.samples, scanned.masks, channels, binary)

@@ -1,0 +1,7 @@
+"""Trained models loaded from checkpoints alone: prediction and evaluation (never imports training)."""
+
+from segen.inference.evaluate import evaluate_segmentation, format_scores
+from segen.inference.predict import list_inputs, predict_files
+from segen.inference.segmenter import ModelInfo, Segmenter
+
+__all__ = ["ModelInfo", "Segmenter", "evaluate_segmentation", "format_scores", "list_inputs", "predict_files"]

@@ -1,0 +1,91 @@
+"""Convolution-norm-activation blocks, up-sampling blocks and size padding."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """A normalisation layer by name: batch, instance, group or none."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(channels, 8 if channels % 8 == 0 else channels), channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}")
+
+
+def make_activation(kind: str) -> nn.Module:
+    """An activation by name: relu, leaky_relu, gelu, silu or elu."""
+    table: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU}
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.2, inplace=True)
+    if kind in ("relu", "silu", "elu"):
+        return table[kind](inplace=True)
+    if kind in table:
+        return table[kind]()
+    raise ValueError(f"unknown activation {kind!r}")
+
+
+class ConvNormAct(nn.Sequential):
+    """3x3 (by default) convolution, normalisation, activation; bias only without a norm."""
+
+    def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", kernel: int = 3) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=norm == "none"),
+            make_norm(norm, cout),
+            make_activation(act),
+        )
+
+
+class DoubleConv(nn.Sequential):
+    """Two ConvNormAct blocks, the unit of every U-Net level; optional dropout after them."""
+
+    def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", dropout: float = 0.0) -> None:
+        layers: list[nn.Module] = [ConvNormAct(cin, cout, norm, act), ConvNormAct(cout, cout, norm, act)]
+        if dropout > 0:
+            layers.append(nn.Dropout2d(dropout))
+        super().__init__(*layers)
+
+
+class UpBlock(nn.Module):
+    """Doubles the resolution, concatenates the skip at that level, then a DoubleConv.
+
+    `mode="transpose"` uses a 2x2 transposed convolution (the original up-convolution);
+    `mode="bilinear"` uses bilinear up-sampling followed by a 1x1 convolution.
+    """
+
+    def __init__(self, cin: int, cskip: int, cout: int, mode: str = "transpose", norm: str = "batch",
+                 act: str = "relu", dropout: float = 0.0) -> None:
+        super().__init__()
+        if mode == "transpose":
+            self.up: nn.Module = nn.ConvTranspose2d(cin, cout, kernel_size=2, stride=2)
+        elif mode == "bilinear":
+            self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                                    nn.Conv2d(cin, cout, kernel_size=1))
+        else:
+            raise ValueError(f"unknown up-sampling {mode!r}")
+        self.conv = DoubleConv(cout + cskip, cout, norm, act, dropout)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.cat([skip, self.up(x)], dim=1))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad the bottom and right of an N,C,H,W tensor so H and W are multiples of `multiple`.
+
+    Reflection padding where the image is large enough, replication otherwise.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return x
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode)

@@ -1,0 +1,205 @@
+"""The segmentation task: U-Net training on a folder dataset, driven by the Trainer."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from segen.config import SegConfig
+from segen.data import (
+    EpochSampler,
+    SegmentationData,
+    SegmentationDataset,
+    SizeGroupedBatches,
+    TrainTransform,
+    load_segmentation_data,
+)
+from segen.losses import create_loss, resolve_loss_name
+from segen.losses.segmentation import model_outputs
+from segen.metrics import ConfusionMatrix, logits_to_labels
+from segen.models import create_model
+from segen.training.device import amp_dtype, autocast, resolve_device, seed_everything
+from segen.training.schedule import lr_factor
+from segen.training.trainer import Trainer, TrainerState
+
+
+def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 N,C,H,W -> float32, scaled to [0, 1] then standardised per channel."""
+    return (images.float() / 255.0 - mean) / std
+
+
+def default_workers(device: torch.device) -> int:
+    """DataLoader workers: none on small CPU machines (they would compete with the model), else a few."""
+    cores = os.cpu_count() or 1
+    if device.type == "cpu":
+        return 0 if cores <= 4 else min(4, cores // 4)
+    return min(8, max(1, cores - 1))
+
+
+class SegmentationTask:
+    """Model, data, loss and optimiser of a segmentation run, stepped by the Trainer."""
+
+    kind = "segmentation"
+    monitor = "val/mean_iou"
+    monitor_mode = "max"
+
+    def __init__(self, cfg: SegConfig, data: SegmentationData, device: torch.device) -> None:
+        self.cfg = cfg
+        self.data = data
+        self.device = device
+        num_classes = data.classes.num_classes
+        self.loss_name = resolve_loss_name(cfg.loss, num_classes)
+        self.model_kwargs = {**cfg.model.overrides(), "in_channels": data.channels,
+                             "num_classes": model_outputs(self.loss_name, num_classes)}
+        self.model = create_model(cfg.model.name, **self.model_kwargs).to(device)
+        if device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index).to(device)
+        self.optimizer = _adamw(self.model, cfg)
+        self.amp = amp_dtype(device, cfg.train.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
+        self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
+        self.metric = ConfusionMatrix(num_classes, cfg.data.ignore_index, data.classes.names)
+        self._build_loaders()
+
+    def _build_loaders(self) -> None:
+        cfg, data = self.cfg, self.data
+        workers = cfg.data.num_workers if cfg.data.num_workers is not None else default_workers(self.device)
+        transform = TrainTransform(cfg.data.image_size, cfg.data.augment, cfg.data.ignore_index)
+        train = data.train.with_transform(transform)
+        self.sampler = EpochSampler(len(train), cfg.data.min_epoch_samples, cfg.train.batch_size, cfg.train.seed)
+        common: dict[str, Any] = {"num_workers": workers, "pin_memory": self.device.type == "cuda",
+                                  "persistent_workers": workers > 0}
+        self.train_loader = DataLoader(train, batch_size=cfg.train.batch_size, sampler=self.sampler,
+                                       drop_last=len(train) >= cfg.train.batch_size, **common)
+        self.val_loader = evaluation_loader(data.val, cfg.train.batch_size, common)
+
+    def steps_per_epoch(self) -> int:
+        return len(self.train_loader)
+
+    def train_batches(self, epoch: int) -> Iterable[Any]:
+        self.sampler.set_epoch(epoch)
+        return self.train_loader
+
+    def _inputs(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True)
+        x = normalise(images, self.mean, self.std)
+        return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else x
+
+    def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
+        images, masks = batch
+        o = self.cfg.optim
+        lr = o.lr * lr_factor(step, progress, o.warmup_steps, o.schedule, o.min_lr_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        x, y = self._inputs(images), masks.to(self.device, non_blocking=True).long()
+        with autocast(self.device, self.amp):
+            loss = self.loss(self.model(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if o.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return {"loss": loss.detach()}
+
+    @torch.inference_mode()
+    def validate(self) -> dict[str, float | None]:
+        self.model.eval()
+        self.metric.reset()
+        loss_sum, batches = 0.0, 0
+        for images, masks in self.val_loader:
+            x, y = self._inputs(images), masks.to(self.device).long()
+            with autocast(self.device, self.amp):
+                logits = self.model(x)
+            loss_sum += float(self.loss(logits, y))
+            batches += 1
+            self.metric.update(logits_to_labels(logits), y)
+        scores = self.metric.compute()
+        logs: dict[str, float | None] = {"val/loss": loss_sum / max(batches, 1)}
+        for key in ("mean_iou", "mean_dice", "pixel_accuracy"):
+            logs[f"val/{key}"] = scores[key]
+        for name, per in scores["per_class"].items():
+            logs[f"val/iou/{name}"] = per["iou"]
+        return logs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        self.model.load_state_dict(checkpoint["model"]["state_dict"])
+        self.optimizer.load_state_dict(checkpoint["task"]["optimizer"])
+        self.scaler.load_state_dict(checkpoint["task"]["scaler"])
+
+    def checkpoint_info(self) -> dict[str, Any]:
+        """What inference needs: the model spec and weights, classes and normalisation."""
+        classes = self.data.classes
+        return {
+            "model": {"name": self.cfg.model.name, "kwargs": self.model_kwargs,
+                      "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}},
+            "data": {"class_names": classes.names, "colors": [list(c) for c in classes.colors],
+                     "mean": self.data.mean, "std": self.data.std, "channels": self.data.channels,
+                     "ignore_index": self.cfg.data.ignore_index, "binary_255": self.data.binary_255,
+                     "loss": self.loss_name},
+        }
+
+
+def evaluation_loader(dataset: SegmentationDataset, batch_size: int, common: dict[str, Any]) -> DataLoader:
+    """Full-size images, batched by equal size, in dataset order."""
+    sizes = [tuple(m.shape) for m in dataset.masks]
+    return DataLoader(dataset, batch_sampler=SizeGroupedBatches(sizes, batch_size), **common)  # type: ignore[arg-type]
+
+
+def _adamw(model: nn.Module, cfg: SegConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on convolution weights only (not on norms and biases)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": cfg.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=cfg.optim.betas)
+
+
+@dataclass
+class SegRunResult:
+    """Where a finished run left its files and how it ended."""
+
+    out: str
+    state: TrainerState
+    notes: list[str]
+
+    @property
+    def best_checkpoint(self) -> str:
+        return os.path.join(self.out, "best.pt")
+
+
+def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = True) -> SegRunResult:
+    """Train a segmentation model as configured; the run folder is `cfg.train.out`.
+
+    Args:
+        cfg: the run configuration (validated here).
+        resume: continue the run in `cfg.train.out` from its `last.pt`.
+        progress: show a progress bar.
+    """
+    cfg.validate()
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.train.seed)
+    data = load_segmentation_data(cfg.data, cfg.train.seed)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    task = SegmentationTask(cfg, data, device)
+    trainer = Trainer(task, cfg.train.out, cfg.to_dict(), cfg.train.resolved_epochs(),
+                      cfg.train.max_time * 60 if cfg.train.max_time else None, cfg.train.log_every, progress)
+    trainer.prepare(resume)
+    state = trainer.fit()
+    return SegRunResult(cfg.train.out, state, data.notes)
