@@ -2,7 +2,9 @@
 """Convert the ISBI 2012 EM membrane set (image/, label/, N.png) to segen's folder format.
 
 Membranes (label 0 in the source) become the foreground class 1, stored as 255 (binary 0/255 masks).
-Train on images 0-14, validate on 15-19 (the split of the benchmark in RESULTS.md).
+Images 0-14 go to `train`, 15-19 to `test` (the split of the benchmark in RESULTS.md). There is no
+`val` split: segen holds out its own validation share of `train`, so the test images are never seen
+in training or checkpoint selection. `--val` writes 15-19 as `val` instead.
 
     python benchmarks/prepare_isbi.py ../shared/data/isbi2012 /tmp/isbi-folder
 """
@@ -17,8 +19,8 @@ import yaml
 from PIL import Image
 
 
-def convert(src: Path, dst: Path, train_ids: range, val_ids: range) -> None:
-    for split, ids in (("train", train_ids), ("val", val_ids)):
+def convert(src: Path, dst: Path, train_ids: range, held_ids: range, held_split: str) -> None:
+    for split, ids in (("train", train_ids), (held_split, held_ids)):
         (dst / split / "images").mkdir(parents=True, exist_ok=True)
         (dst / split / "masks").mkdir(parents=True, exist_ok=True)
         for i in ids:
@@ -35,8 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", type=Path, help="folder with image/ and label/")
     parser.add_argument("dst", type=Path, help="output folder (folder format)")
+    parser.add_argument("--val", action="store_true", help="write images 15-19 as the val split, not test")
     args = parser.parse_args()
-    convert(args.src, args.dst, range(0, 15), range(15, 20))
+    convert(args.src, args.dst, range(0, 15), range(15, 20), "val" if args.val else "test")
     print(f"wrote {args.dst}")
 
 

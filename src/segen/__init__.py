@@ -17,7 +17,23 @@ from segen.training import train_segmentation
 
 __version__ = "0.1.0"
 
-__all__ = ["AugmentConfig", "CheckpointError", "ConfigError", "DataConfig", "DataError", "ModelConfig",
-           "OptimConfig", "SegConfig", "Segmenter", "SegenError", "SyntheticSpec", "TrainConfig",
-           "create_model", "evaluate_segmentation", "list_models", "predict_files", "train_segmentation",
-           "write_folder_dataset"]
+__all__ = [
+           "AugmentConfig",
+           "CheckpointError",
+           "ConfigError",
+           "DataConfig",
+           "DataError",
+           "ModelConfig",
+           "OptimConfig",
+           "SegConfig",
+           "SegenError",
+           "Segmenter",
+           "SyntheticSpec",
+           "TrainConfig",
+           "create_model",
+           "evaluate_segmentation",
+           "list_models",
+           "predict_files",
+           "train_segmentation",
+           "write_folder_dataset",
+]

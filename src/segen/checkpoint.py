@@ -52,7 +52,7 @@ def load_checkpoint(path: str | Path, kind: str | None = None, map_location: str
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError, ValueError,
-            AttributeError, TypeError, UnicodeDecodeError):
+            AttributeError, TypeError, KeyError, IndexError, UnicodeDecodeError):
         raise CheckpointError(f"{path}: not a segen checkpoint (unreadable or not a PyTorch file)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a segen checkpoint (no segen format marker)")

@@ -55,12 +55,17 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training augmentation; the mask always follows the image geometrically."""
+    """Training augmentation; the mask always follows the image geometrically.
+
+    `scale` and `rotate_degrees` are drawn for a share `resample_p` of the crops; the others are
+    plain crops, free of interpolation blur.
+    """
 
     scale: tuple[float, float] = (0.75, 1.25)
+    rotate_degrees: float = 10.0
+    resample_p: float = 0.5
     hflip: float = 0.5
     vflip: float = 0.0
-    rotate_degrees: float = 10.0
     brightness: float = 0.2
     contrast: float = 0.2
     saturation: float = 0.2
@@ -69,7 +74,7 @@ class AugmentConfig:
     def validate(self) -> None:
         lo, hi = self.scale
         _check(0 < lo <= hi, "augment.scale", "must be two numbers 0 < min <= max")
-        for name in ("hflip", "vflip"):
+        for name in ("hflip", "vflip", "resample_p"):
             _check(0.0 <= getattr(self, name) <= 1.0, f"augment.{name}", "must be a probability in [0, 1]")
         _check(0.0 <= self.rotate_degrees <= 180.0, "augment.rotate_degrees", "must be in [0, 180]")
         for name in ("brightness", "contrast", "saturation"):
@@ -106,7 +111,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW with warm-up then a decaying schedule; gradient clipping."""
+    """AdamW with warm-up then a decaying schedule; gradient clipping; a weight average (EMA) for evaluation."""
 
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -115,9 +120,11 @@ class OptimConfig:
     warmup_steps: int = 20
     min_lr_ratio: float = 0.01
     grad_clip: float | None = 1.0
+    ema_decay: float | None = 0.995
 
     def validate(self) -> None:
         _check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        _check(self.ema_decay is None or 0 < self.ema_decay < 1, "optim.ema_decay", "must be in (0, 1) or null")
         _check(self.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
         _check(all(0 <= b < 1 for b in self.betas), "optim.betas", "must be in [0, 1)")
         _check_choice(self.schedule, SCHEDULES, "optim.schedule")
@@ -246,8 +253,8 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     for key, value in overrides.items():
         if value is None:
             continue
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
+        if isinstance(value, dict):
+            out[key] = merge(out[key] if isinstance(out.get(key), dict) else {}, value)
         else:
             out[key] = value
     return out

@@ -17,7 +17,7 @@ from segen.config import DataConfig, ModelConfig, SegConfig, TrainConfig
 from segen.data import SyntheticSpec, list_split, read_mask, write_folder_dataset
 from segen.data.io import read_image
 from segen.inference import Segmenter, evaluate_segmentation, predict_files
-from segen.reports import image_grid, overlay, plot_curves, save_png, write_report
+from segen.reports import colorize, image_grid, overlay, plot_curves, save_png, write_report
 from segen.training import train_segmentation
 
 DEMO_SPLITS = {"train": 240, "val": 40, "test": 40}
@@ -66,7 +66,7 @@ def _report(out: Path, run_dir: Path, data_root: Path, segmenter: Segmenter, sco
     return write_report(out / "report.html", "segen demo: U-Net on synthetic shapes", summary=summary,
                         per_class=per_class,
                         images=[("Loss and validation metrics per epoch", "curves.png"),
-                                ("Test images: image | truth | prediction", "samples.png")],
+                                ("Test images: image | truth | prediction | prediction over the image", "samples.png")],
                         notes=[f"Data: {data_root} (synthetic, {DEMO_SPEC.num_classes} classes). "
                                f"Per-class scores are on the test split."])
 
@@ -78,7 +78,7 @@ def _overlay_grid(segmenter: Segmenter, data_root: Path, predictions: Path, rows
         image = read_image(sample.image, 3).permute(1, 2, 0).numpy()
         truth = read_mask(sample.mask)
         pred = read_mask(predictions / f"{sample.image.stem}.png")
-        cells.append([image, overlay(image, truth, palette, ignore_index=ignore),
+        cells.append([image, colorize(truth, palette, ignore), colorize(pred, palette, ignore),
                       overlay(image, pred, palette, ignore_index=ignore)])
     return image_grid(cells)
 

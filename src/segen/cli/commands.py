@@ -71,6 +71,10 @@ def seg_train(data_root: str | None, out: str | None, model: str | None, epochs:
 
     result = train_segmentation(cfg, resume=resume, progress=not quiet)
     state = result.state
+    if result.interrupted:
+        click.echo(f"interrupted after epoch {state.epoch}; continue with: segen seg train --out {cfg.train.out} "
+                   "--resume", err=True)
+        raise SystemExit(130)
     best = f"{state.best:.4f}" if state.best is not None else "n/a"
     click.echo(f"done: {state.epoch} epochs, best val mean IoU {best} (epoch {state.best_epoch}); "
                f"checkpoints in {cfg.train.out}")

@@ -14,5 +14,5 @@ from segen.data.synthetic import SyntheticSpec, make_sample, write_folder_datase
 from segen.data.transforms import TrainTransform
 
 __all__ = ["ClassInfo", "EpochSampler", "Sample", "SegmentationData", "SegmentationDataset",
-           "SizeGroupedBatches", "SyntheticSpec", "TrainTransform", "list_split", "load_segmentation_data", "load_split_dataset",
-           "make_sample", "read_classes", "read_image", "read_mask", "write_folder_dataset"]
+           "SizeGroupedBatches", "SyntheticSpec", "TrainTransform", "list_split", "load_segmentation_data",
+           "load_split_dataset", "make_sample", "read_classes", "read_image", "read_mask", "write_folder_dataset"]

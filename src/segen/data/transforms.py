@@ -17,44 +17,63 @@ from torchvision.transforms.v2 import functional as TF
 from segen.config import AugmentConfig
 
 
-class ScaleCrop:
-    """Random scale in [lo, hi], then a random crop of `size`; padded with the ignore value if needed."""
+class ScaleRotateCrop:
+    """A random crop of `size` from the image scaled by s and rotated by a, both drawn with probability `p`.
 
-    def __init__(self, size: tuple[int, int], scale: tuple[float, float], ignore_index: int) -> None:
+    The window is cut from the source with room for the rotation, rotated, centre-cropped and resized,
+    so rotated crops have no empty corners. With probability 1 - p the crop is taken as it is (no
+    resampling), so the model also sees the unblurred pixels it will see at inference. Areas outside
+    small images are padded: 0 in the image, the ignore value in the mask.
+    """
+
+    def __init__(self, size: tuple[int, int], scale: tuple[float, float], degrees: float, p: float,
+                 ignore_index: int) -> None:
         self.size = size
         self.scale = scale
+        self.degrees = degrees
+        self.p = p
         self.ignore_index = ignore_index
 
     def __call__(self, image: tv_tensors.Image, mask: tv_tensors.Mask) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
-        s = math.exp(random.uniform(math.log(self.scale[0]), math.log(self.scale[1])))
+        s, angle = 1.0, 0.0
+        if random.random() < self.p:
+            s = math.exp(random.uniform(math.log(self.scale[0]), math.log(self.scale[1])))
+            angle = random.uniform(-self.degrees, self.degrees)
         ch, cw = max(1, round(self.size[0] / s)), max(1, round(self.size[1] / s))
+        cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+        eh, ew = math.ceil(ch * cos + cw * sin), math.ceil(cw * cos + ch * sin)
+        image, mask = self._pad_to(image, mask, eh, ew)
         h, w = image.shape[-2:]
-        if h < ch or w < cw:
-            pad = [0, 0, max(0, cw - w), max(0, ch - h)]
-            image = TF.pad(image, pad, fill=0)
-            mask = TF.pad(mask, pad, fill=self.ignore_index)
-            h, w = image.shape[-2:]
-        top, left = random.randint(0, h - ch), random.randint(0, w - cw)
-        if (ch, cw) == self.size:
-            return TF.crop(image, top, left, ch, cw), TF.crop(mask, top, left, ch, cw)
-        image = TF.resized_crop(image, top, left, ch, cw, list(self.size), antialias=True)
-        mask = TF.resized_crop(mask, top, left, ch, cw, list(self.size), interpolation=InterpolationMode.NEAREST)
+        top, left = random.randint(0, h - eh), random.randint(0, w - ew)
+        image, mask = TF.crop(image, top, left, eh, ew), TF.crop(mask, top, left, eh, ew)
+        if angle:
+            image = TF.rotate(image, angle, interpolation=InterpolationMode.BILINEAR)
+            mask = TF.rotate(mask, angle, interpolation=InterpolationMode.NEAREST, fill=self.ignore_index)
+            image, mask = TF.center_crop(image, [ch, cw]), TF.center_crop(mask, [ch, cw])
+        if (ch, cw) != self.size:
+            image = TF.resize(image, list(self.size), antialias=True)
+            mask = TF.resize(mask, list(self.size), interpolation=InterpolationMode.NEAREST)
         return image, mask
+
+    def _pad_to(self, image: tv_tensors.Image, mask: tv_tensors.Mask, eh: int, ew: int
+                ) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+        h, w = image.shape[-2:]
+        if h >= eh and w >= ew:
+            return image, mask
+        pad = [0, 0, max(0, ew - w), max(0, eh - h)]
+        return TF.pad(image, pad, fill=0), TF.pad(mask, pad, fill=self.ignore_index)
 
 
 class TrainTransform:
-    """Training augmentation: scale-crop, flips, small rotation (geometric, joint), colour jitter (image)."""
+    """Training augmentation: scale-rotate-crop and flips (joint), colour jitter (image only)."""
 
     def __init__(self, size: tuple[int, int], aug: AugmentConfig, ignore_index: int = 255) -> None:
-        self.crop = ScaleCrop(size, aug.scale, ignore_index)
+        self.crop = ScaleRotateCrop(size, aug.scale, aug.rotate_degrees, aug.resample_p, ignore_index)
         geometric: list[v2.Transform] = []
         if aug.hflip > 0:
             geometric.append(v2.RandomHorizontalFlip(aug.hflip))
         if aug.vflip > 0:
             geometric.append(v2.RandomVerticalFlip(aug.vflip))
-        if aug.rotate_degrees > 0:
-            geometric.append(v2.RandomRotation(aug.rotate_degrees, interpolation=InterpolationMode.BILINEAR,
-                                               fill={tv_tensors.Image: 0, tv_tensors.Mask: ignore_index}))
         self.geometric = v2.Compose(geometric) if geometric else None
         jitter = (aug.brightness, aug.contrast, aug.saturation, aug.hue)
         self.photometric = v2.ColorJitter(*jitter) if any(j > 0 for j in jitter) else None

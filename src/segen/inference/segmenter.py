@@ -50,7 +50,7 @@ class Segmenter:
             model = create_model(spec["name"], **spec["kwargs"])
             model.load_state_dict(spec["state_dict"])
             colors = [tuple(c) for c in data["colors"]] or default_palette(len(data["class_names"]))
-            info = ModelInfo(list(data["class_names"]), colors, list(data["mean"]), list(data["std"]),  # type: ignore[arg-type]
+            info = ModelInfo(list(data["class_names"]), colors, list(data["mean"]), list(data["std"]),
                              int(data["channels"]), int(data["ignore_index"]), bool(data["binary_255"]))
         except (KeyError, TypeError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: incomplete segmentation checkpoint ({type(exc).__name__}: "
@@ -100,7 +100,7 @@ class Segmenter:
     def _as_tensor(self, image: Any) -> torch.Tensor:
         if isinstance(image, str | Path):
             return read_image(Path(image), self.info.channels)
-        tensor = torch.as_tensor(np.asarray(image)) if not isinstance(image, torch.Tensor) else image
+        tensor = torch.as_tensor(np.array(image)) if not isinstance(image, torch.Tensor) else image
         if tensor.is_floating_point():
             tensor = (tensor.clamp(0, 1) * 255).round().to(torch.uint8)
         if tensor.ndim == 2:

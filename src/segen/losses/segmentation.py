@@ -47,8 +47,10 @@ class BCELoss(nn.Module):
 class DiceLoss(nn.Module):
     """Soft Dice loss, 1 - 2|P∩T| / (|P| + |T|), pooled over the batch.
 
-    Binary (one channel): Dice of the foreground. Multi-class: the mean over classes present in the
-    batch's truth (a class absent from the truth has no Dice and is left out).
+    The mean over the classes present in the batch's truth (a class absent from the truth has no Dice
+    and is left out). A binary model (one channel) has two classes, background (1 - p) and foreground
+    (p), so both count, as for a two-class softmax model; a foreground-only Dice over-segments thin
+    structures.
     """
 
     def __init__(self, ignore_index: int = 255, smooth: float = 1.0) -> None:
@@ -60,8 +62,9 @@ class DiceLoss(nn.Module):
         valid = (target != self.ignore_index).unsqueeze(1)
         logits = logits.float()
         if logits.shape[1] == 1:
-            probs = torch.sigmoid(logits)
-            truth = (target == 1).unsqueeze(1).float()
+            fg = torch.sigmoid(logits)
+            probs = torch.cat([1 - fg, fg], dim=1)
+            truth = torch.stack([target == 0, target == 1], dim=1).float()
         else:
             probs = logits.softmax(dim=1)
             safe = torch.where(valid[:, 0], target, torch.zeros_like(target))
@@ -70,8 +73,6 @@ class DiceLoss(nn.Module):
         inter = (probs * truth).sum(dim=(0, 2, 3))
         total = probs.sum(dim=(0, 2, 3)) + truth.sum(dim=(0, 2, 3))
         dice = (2 * inter + self.smooth) / (total + self.smooth)
-        if logits.shape[1] == 1:
-            return 1 - dice.mean()
         present = truth.sum(dim=(0, 2, 3)) > 0
         if not present.any():
             return logits.sum() * 0.0
@@ -113,7 +114,8 @@ def resolve_loss_name(name: str, num_classes: int) -> str:
     if name not in _FACTORIES:
         raise ConfigError(f"unknown loss {name!r}; valid: {', '.join(list_losses())}")
     if name in _BINARY_ONLY and num_classes != 2:
-        raise ConfigError(f"loss {name!r} is for binary data, but the data has {num_classes} classes; use ce or ce+dice")
+        raise ConfigError(f"loss {name!r} is for binary data, but the data has {num_classes} classes; "
+                          "use ce or ce+dice")
     return name
 
 

@@ -23,11 +23,12 @@ def logits_to_labels(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tens
 class ConfusionMatrix:
     """Accumulates a C x C matrix (rows = truth, columns = prediction) and derives the scores."""
 
-    def __init__(self, num_classes: int, ignore_index: int = 255, class_names: Sequence[str] | None = None) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = 255, class_names: Sequence[str] | None = None,
+                 device: str | torch.device = "cpu") -> None:
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.class_names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
-        self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+        self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
 
     def reset(self) -> None:
         self.matrix.zero_()
@@ -52,7 +53,7 @@ class ConfusionMatrix:
 
     def compute(self) -> dict[str, Any]:
         """mean_iou, mean_dice, pixel_accuracy and per_class {name: {iou, dice, precision, recall, pixel_share}}."""
-        m = self.matrix.double()
+        m = self.matrix.double().cpu()
         tp = m.diag()
         truth, pred = m.sum(1), m.sum(0)
         total = float(m.sum())

@@ -37,10 +37,10 @@ def seed_everything(seed: int) -> None:
 
 def rng_state() -> dict[str, Any]:
     """All random-number-generator states, as tensors and plain data."""
-    np_state = np.random.get_state()
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
         "python": _plain(random.getstate()),
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "numpy": [name, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():

@@ -26,8 +26,9 @@ from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model
 from segen.training.device import amp_dtype, autocast, resolve_device, seed_everything
+from segen.training.ema import ModelEma
 from segen.training.schedule import lr_factor
-from segen.training.trainer import Trainer, TrainerState
+from segen.training.trainer import Callback, Trainer, TrainerState
 
 
 def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -63,11 +64,12 @@ class SegmentationTask:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index).to(device)
         self.optimizer = _adamw(self.model, cfg)
+        self.ema = ModelEma(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
-        self.metric = ConfusionMatrix(num_classes, cfg.data.ignore_index, data.classes.names)
+        self.metric = ConfusionMatrix(num_classes, cfg.data.ignore_index, data.classes.names, device)
         self._build_loaders()
 
     def _build_loaders(self) -> None:
@@ -111,17 +113,24 @@ class SegmentationTask:
             nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update(self.model, step)
         return {"loss": loss.detach()}
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The model that is validated and saved for inference: the weight average when enabled."""
+        return self.ema.module if self.ema is not None else self.model
 
     @torch.inference_mode()
     def validate(self) -> dict[str, float | None]:
-        self.model.eval()
+        model = self.eval_model.eval()
         self.metric.reset()
         loss_sum, batches = 0.0, 0
         for images, masks in self.val_loader:
             x, y = self._inputs(images), masks.to(self.device).long()
             with autocast(self.device, self.amp):
-                logits = self.model(x)
+                logits = model(x)
             loss_sum += float(self.loss(logits, y))
             batches += 1
             self.metric.update(logits_to_labels(logits), y)
@@ -134,11 +143,19 @@ class SegmentationTask:
         return logs
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
+        state = {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
+        if self.ema is not None:
+            state["raw_model"] = _cpu_state(self.model)
+        return state
 
     def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        self.model.load_state_dict(checkpoint["model"]["state_dict"])
-        self.optimizer.load_state_dict(checkpoint["task"]["optimizer"])
+        task = checkpoint["task"]
+        if self.ema is not None:
+            self.ema.load_state_dict(checkpoint["model"]["state_dict"])
+            self.model.load_state_dict(task["raw_model"])
+        else:
+            self.model.load_state_dict(checkpoint["model"]["state_dict"])
+        self.optimizer.load_state_dict(task["optimizer"])
         self.scaler.load_state_dict(checkpoint["task"]["scaler"])
 
     def checkpoint_info(self) -> dict[str, Any]:
@@ -146,12 +163,16 @@ class SegmentationTask:
         classes = self.data.classes
         return {
             "model": {"name": self.cfg.model.name, "kwargs": self.model_kwargs,
-                      "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}},
+                      "state_dict": _cpu_state(self.eval_model)},
             "data": {"class_names": classes.names, "colors": [list(c) for c in classes.colors],
                      "mean": self.data.mean, "std": self.data.std, "channels": self.data.channels,
                      "ignore_index": self.cfg.data.ignore_index, "binary_255": self.data.binary_255,
                      "loss": self.loss_name},
         }
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def evaluation_loader(dataset: SegmentationDataset, batch_size: int, common: dict[str, Any]) -> DataLoader:
@@ -175,19 +196,22 @@ class SegRunResult:
     out: str
     state: TrainerState
     notes: list[str]
+    interrupted: bool = False
 
     @property
     def best_checkpoint(self) -> str:
         return os.path.join(self.out, "best.pt")
 
 
-def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = True) -> SegRunResult:
+def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = True,
+                       callbacks: Iterable[Callback] = ()) -> SegRunResult:
     """Train a segmentation model as configured; the run folder is `cfg.train.out`.
 
     Args:
         cfg: the run configuration (validated here).
         resume: continue the run in `cfg.train.out` from its `last.pt`.
         progress: show a progress bar.
+        callbacks: called with (trainer, record) after every epoch.
     """
     cfg.validate()
     device = resolve_device(cfg.train.device)
@@ -199,7 +223,8 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
         print(f"note: {note}", file=sys.stderr)
     task = SegmentationTask(cfg, data, device)
     trainer = Trainer(task, cfg.train.out, cfg.to_dict(), cfg.train.resolved_epochs(),
-                      cfg.train.max_time * 60 if cfg.train.max_time else None, cfg.train.log_every, progress)
+                      cfg.train.max_time * 60 if cfg.train.max_time else None, cfg.train.log_every, progress,
+                      callbacks)
     trainer.prepare(resume)
     state = trainer.fit()
-    return SegRunResult(cfg.train.out, state, data.notes)
+    return SegRunResult(cfg.train.out, state, data.notes, trainer.interrupted)

@@ -54,7 +54,7 @@ class TrainerState:
     finished: bool = False
 
 
-Callback = Callable[[dict[str, Any]], None]
+Callback = Callable[["Trainer", dict[str, Any]], None]
 
 
 class Trainer:
@@ -99,6 +99,7 @@ class Trainer:
         state = load_checkpoint(self.last_path, kind=self.task.kind)
         self.task.load_state_dict(state)
         self.state = TrainerState(**state["trainer"])
+        self.state.finished = False  # a longer run (more epochs, more time) may continue a finished one
         set_rng_state(state["rng"])
 
     def fit(self) -> TrainerState:
@@ -116,6 +117,15 @@ class Trainer:
         if self._interrupted:
             tqdm.write(f"interrupted: resumable checkpoint in {self.last_path}", file=sys.stderr)
         return self.state
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether the run was stopped early by Ctrl-C or `request_stop` (it can be resumed)."""
+        return self._interrupted
+
+    def request_stop(self) -> None:
+        """Stop after the current step, validating and checkpointing as at an epoch's end."""
+        self._interrupted = True
 
     def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
         if self._interrupted:
@@ -160,8 +170,9 @@ class Trainer:
             rate = self.state.step / self.state.elapsed
             bar.total = self.state.step + max(0, int((self.max_time_s - self.state.elapsed) * rate))
         if steps % self.log_every == 0 or steps == 1:
-            shown = {k: f"{float(v):.4f}" for k, v in logs.items()}
-            bar.set_postfix(epoch=self.state.epoch + 1, **shown, refresh=False)
+            shown: dict[str, object] = {"epoch": self.state.epoch + 1}
+            shown.update({k: f"{float(v):.4f}" for k, v in logs.items()})
+            bar.set_postfix(shown, refresh=False)
 
     def _end_epoch(self, train_logs: dict[str, float], train_s: float) -> None:
         val_start = time.perf_counter()
@@ -179,7 +190,7 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
         tqdm.write(_summary(record), file=sys.stderr)
         for callback in self.callbacks:
-            callback(record)
+            callback(self, record)
 
     def _update_best(self, record: dict[str, Any]) -> None:
         value = record.get(self.task.monitor)

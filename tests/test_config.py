@@ -1,0 +1,51 @@
+"""Typed configs: YAML round trip, flag merging, validation, checkpoint atomicity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from segen.checkpoint import load_checkpoint, save_checkpoint
+from segen.config import SegConfig, load_yaml, merge, save_yaml
+from segen.errors import CheckpointError, ConfigError
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    cfg = SegConfig.from_dict({"data": {"root": "d", "image_size": [64, 96]}, "train": {"out": "o", "epochs": 3}})
+    save_yaml(cfg.to_dict(), tmp_path / "c.yaml")
+    again = SegConfig.from_dict(load_yaml(tmp_path / "c.yaml")).validate()
+    assert again == cfg
+    assert again.data.image_size == (64, 96)
+
+
+def test_flags_override_file_but_none_does_not() -> None:
+    merged = merge({"optim": {"lr": 0.1, "schedule": "poly"}}, {"optim": {"lr": 0.2, "schedule": None}})
+    assert merged == {"optim": {"lr": 0.2, "schedule": "poly"}}
+
+
+def test_type_and_range_errors_name_the_key() -> None:
+    with pytest.raises(ConfigError, match="config.train.epochs: expected int"):
+        SegConfig.from_dict({"train": {"epochs": "many"}})
+    with pytest.raises(ConfigError, match="augment.hflip"):
+        SegConfig.from_dict({"data": {"root": "d", "augment": {"hflip": 2}}, "train": {"out": "o"}}).validate()
+    with pytest.raises(ConfigError, match="data.root"):
+        SegConfig().validate()
+
+
+def test_epochs_default_depends_on_budget() -> None:
+    assert SegConfig.from_dict({}).train.resolved_epochs() == 50
+    assert SegConfig.from_dict({"train": {"max_time": 1}}).train.resolved_epochs() > 10_000
+
+
+def test_checkpoint_is_atomic_and_weights_only(tmp_path: Path) -> None:
+    path = tmp_path / "c.pt"
+    save_checkpoint({"kind": "segmentation", "w": torch.ones(2)}, path)
+    with pytest.raises(Exception):  # noqa: B017 - an unpicklable object must not replace the old file
+        save_checkpoint({"kind": "segmentation", "w": lambda: 0}, path)
+    state = load_checkpoint(path, kind="segmentation")
+    assert torch.equal(state["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.pt")
