@@ -121,7 +121,7 @@ def main() -> None:
                                 splits={"train": 32, "val": 2})
     data = load_segmentation_data(DataConfig(root=str(root)), 0)
     images = torch.stack([data.train.image(i) for i in range(len(data.train))])
-    masks = torch.stack(data.train.masks)
+    masks = torch.stack([data.train.mask(i) for i in range(len(data.train))])
     bare_loop(images, masks, args.model, classes, args.batch, args.crop, 3, 0)  # warm-up
     bare, ours, val = [], [], []
     cpu0, wall0 = os.times(), time.perf_counter()

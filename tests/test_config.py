@@ -28,8 +28,10 @@ def test_flags_override_file_but_none_does_not() -> None:
 def test_type_and_range_errors_name_the_key() -> None:
     with pytest.raises(ConfigError, match="config.train.epochs: expected int"):
         SegConfig.from_dict({"train": {"epochs": "many"}})
-    with pytest.raises(ConfigError, match="augment.hflip"):
-        SegConfig.from_dict({"data": {"root": "d", "augment": {"hflip": 2}}, "train": {"out": "o"}}).validate()
+    with pytest.raises(ConfigError, match="augment.resample_p"):
+        SegConfig.from_dict({"data": {"root": "d", "augment": {"resample_p": 2}}, "train": {"out": "o"}}).validate()
+    with pytest.raises(ConfigError, match="augment.preset"):
+        SegConfig.from_dict({"data": {"root": "d", "augment": {"preset": "x"}}, "train": {"out": "o"}}).validate()
     with pytest.raises(ConfigError, match="data.root"):
         SegConfig().validate()
 

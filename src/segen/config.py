@@ -53,41 +53,41 @@ class ModelConfig:
         _check(self.dropout is None or 0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
 
 
+AUGMENT_PRESETS = ("auto", "natural", "biomedical", "none")
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Training augmentation; the mask always follows the image geometrically.
+    """Training augmentation, applied jointly to image and mask.
 
-    `scale` and `rotate_degrees` are drawn for a share `resample_p` of the crops; the others are
-    plain crops, free of interpolation blur.
+    Every crop is cut at a random place; for a share `resample_p` of the crops it is also scaled (by a
+    factor in `scale`) and rotated (within +-`rotate_degrees`); the others stay free of interpolation
+    blur. Then the ops of `pipeline` run, or those of `preset` when no pipeline is given: "auto" picks
+    "biomedical" (flips, rot90, elastic, grid distortion, intensity) for grey images and "natural"
+    (horizontal flip, colour) otherwise. Ops are given by name and parameters, e.g.
+    `{"name": "elastic", "p": 0.5, "alpha": 40, "sigma": 6}` (see `segen.data.augment.OPS`).
     """
 
     scale: tuple[float, float] = (0.75, 1.25)
     rotate_degrees: float = 10.0
     resample_p: float = 0.5
-    hflip: float = 0.5
-    vflip: float = 0.0
-    brightness: float = 0.2
-    contrast: float = 0.2
-    saturation: float = 0.2
-    hue: float = 0.0
+    preset: str = "auto"
+    pipeline: list[dict[str, Any]] | None = None
 
     def validate(self) -> None:
         lo, hi = self.scale
         _check(0 < lo <= hi, "augment.scale", "must be two numbers 0 < min <= max")
-        for name in ("hflip", "vflip", "resample_p"):
-            _check(0.0 <= getattr(self, name) <= 1.0, f"augment.{name}", "must be a probability in [0, 1]")
         _check(0.0 <= self.rotate_degrees <= 180.0, "augment.rotate_degrees", "must be in [0, 180]")
-        for name in ("brightness", "contrast", "saturation"):
-            _check(getattr(self, name) >= 0.0, f"augment.{name}", "must be >= 0")
-        _check(0.0 <= self.hue <= 0.5, "augment.hue", "must be in [0, 0.5]")
+        _check(0.0 <= self.resample_p <= 1.0, "augment.resample_p", "must be a probability in [0, 1]")
+        _check_choice(self.preset, AUGMENT_PRESETS, "augment.preset")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data is and how it is read."""
+    """Where the data is and how it is read; `image_size` is the training crop, capped at the image size."""
 
     root: str = ""
-    format: str = "folder"
+    format: str = "auto"
     image_size: tuple[int, int] = (256, 256)
     ignore_index: int = 255
     val_fraction: float = 0.1
@@ -98,7 +98,7 @@ class DataConfig:
 
     def validate(self) -> None:
         _check(bool(self.root), "data.root", "is required (--data ROOT)")
-        _check(self.format == "folder", "data.format", "must be 'folder'")
+        _check(bool(self.format), "data.format", "must name a format (or auto)")
         h, w = self.image_size
         _check(h >= 8 and w >= 8, "image_size", f"must be at least 8x8, got {h}x{w}")
         _check(0 <= self.ignore_index <= 255, "data.ignore_index", "must be in 0..255")
@@ -173,10 +173,13 @@ class SegConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: str = "auto"
+    class_weights: list[float] | None = None
 
     def validate(self) -> SegConfig:
         """Check every value; raise ConfigError naming the first bad one."""
         _check_choice(self.loss, LOSSES_SEG, "loss")
+        _check(self.class_weights is None or all(w >= 0 for w in self.class_weights), "class_weights",
+               "must be >= 0")
         self.model.validate()
         self.data.validate()
         self.optim.validate()
@@ -234,6 +237,14 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(inner[0], value, where)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {k: _coerce(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, list | tuple) or len(value) != len(args):
             raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")

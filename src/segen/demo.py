@@ -24,16 +24,19 @@ DEMO_SPLITS = {"train": 240, "val": 40, "test": 40}
 DEMO_SPEC = SyntheticSpec(height=128, width=128, num_classes=4)
 
 
+DEMO_EPOCHS = 20
+
+
 def demo_config(data_root: Path, run_dir: Path, minutes: float, seed: int) -> SegConfig:
-    """The demo's training run: unet-small on 128x128 synthetic shapes, bounded by `minutes`."""
+    """The demo's training run: unet-small on 128x128 synthetic shapes, 20 epochs, at most `minutes`."""
     return SegConfig(
         model=ModelConfig(name="unet-small"),
         data=DataConfig(root=str(data_root), image_size=(128, 128), min_epoch_samples=0),
-        train=TrainConfig(out=str(run_dir), max_time=minutes, batch_size=8, seed=seed),
+        train=TrainConfig(out=str(run_dir), epochs=DEMO_EPOCHS, max_time=minutes, batch_size=8, seed=seed),
     )
 
 
-def run_demo(out: str | Path = "segen-demo", minutes: float = 3.0, seed: int = 0, progress: bool = True) -> Path:
+def run_demo(out: str | Path = "segen-demo", minutes: float = 4.0, seed: int = 0, progress: bool = True) -> Path:
     """Run the whole demo in `out`; returns the path of `report.html`."""
     out = Path(out)
     data_root = out / "data"
@@ -44,7 +47,7 @@ def run_demo(out: str | Path = "segen-demo", minutes: float = 3.0, seed: int = 0
     if run_dir.exists():
         _say(f"replacing the previous demo run in {run_dir}")
         shutil.rmtree(run_dir)
-    _say(f"training unet-small for up to {minutes:g} min")
+    _say(f"training unet-small for {DEMO_EPOCHS} epochs (at most {minutes:g} min)")
     train_segmentation(demo_config(data_root, run_dir, minutes, seed), progress=progress)
     segmenter = Segmenter.from_checkpoint(run_dir / "best.pt")
     scores = {split: evaluate_segmentation(segmenter, data_root, split, progress=progress) for split in ("val", "test")}

@@ -34,8 +34,8 @@ def interior(image: torch.Tensor) -> torch.Tensor:
 def test_mask_follows_image(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
-    aug = AugmentConfig(scale=(0.6, 1.6), hflip=0.5, vflip=0.5, rotate_degrees=30, resample_p=1.0, brightness=0,
-                        contrast=0, saturation=0, hue=0)
+    aug = AugmentConfig(scale=(0.6, 1.6), rotate_degrees=30, resample_p=1.0,
+                        pipeline=[{"name": "hflip", "p": 0.5}, {"name": "vflip", "p": 0.5}])
     image, mask = encoded_pair()
     out_image, out_mask = TrainTransform((64, 72), aug, ignore_index=255)(image, mask)
     assert out_image.shape == (3, 64, 72) and out_mask.shape == (64, 72)
@@ -52,7 +52,7 @@ def test_mask_follows_image(seed: int) -> None:
 def test_rotated_crops_of_large_images_have_no_empty_corners(seed: int) -> None:
     random.seed(seed)
     image, mask = encoded_pair(200, 200)
-    aug = AugmentConfig(scale=(0.8, 1.2), rotate_degrees=45, resample_p=1.0, brightness=0, contrast=0, saturation=0)
+    aug = AugmentConfig(scale=(0.8, 1.2), rotate_degrees=45, resample_p=1.0, preset="none")
     _, out_mask = TrainTransform((64, 64), aug, ignore_index=255)(image, mask)
     assert (out_mask != 255).all()
 
@@ -60,7 +60,7 @@ def test_rotated_crops_of_large_images_have_no_empty_corners(seed: int) -> None:
 def test_plain_crops_are_not_resampled() -> None:
     random.seed(0)
     image, mask = encoded_pair()
-    aug = AugmentConfig(resample_p=0.0, hflip=0, brightness=0, contrast=0, saturation=0)
+    aug = AugmentConfig(resample_p=0.0, preset="none")
     out_image, out_mask = TrainTransform((32, 48), aug)(image, mask)
     assert set(out_image.unique().tolist()) <= set(CODES.tolist())  # no interpolated values
     assert torch.equal(CODES[out_mask.long()], out_image[0])
@@ -69,7 +69,7 @@ def test_plain_crops_are_not_resampled() -> None:
 def test_padding_uses_ignore_value() -> None:
     random.seed(0)
     image, mask = encoded_pair(20, 20)
-    aug = AugmentConfig(scale=(1.0, 1.0), hflip=0, rotate_degrees=0, brightness=0, contrast=0, saturation=0)
+    aug = AugmentConfig(scale=(1.0, 1.0), rotate_degrees=0, preset="none")
     out_image, out_mask = TrainTransform((40, 40), aug, ignore_index=255)(image, mask)
     assert (out_mask == 255).sum() == 40 * 40 - 20 * 20
     assert (out_image[:, out_mask == 255] == 0).all()
@@ -79,7 +79,8 @@ def test_colour_jitter_changes_only_the_image() -> None:
     random.seed(1)
     torch.manual_seed(1)
     image, mask = encoded_pair(64, 64)
-    aug = AugmentConfig(scale=(1.0, 1.0), hflip=0, rotate_degrees=0, brightness=0.5, contrast=0.5, saturation=0.5)
+    aug = AugmentConfig(scale=(1.0, 1.0), rotate_degrees=0,
+                        pipeline=[{"name": "brightness", "p": 1.0, "limit": 0.5}, {"name": "hue", "p": 1.0}])
     out_image, out_mask = TrainTransform((64, 64), aug)(image, mask)
     assert torch.equal(out_mask, mask)
     assert not torch.equal(out_image, image)
@@ -88,6 +89,23 @@ def test_colour_jitter_changes_only_the_image() -> None:
 def test_greyscale_images_are_jittered() -> None:
     random.seed(2)
     image, mask = encoded_pair(32, 32)
-    aug = AugmentConfig(scale=(1.0, 1.0), hflip=0, rotate_degrees=0, brightness=0.5, contrast=0.5)
-    out_image, _ = TrainTransform((32, 32), aug)(image[:1].contiguous(), mask)
+    aug = AugmentConfig(scale=(1.0, 1.0), rotate_degrees=0, pipeline=[{"name": "contrast", "p": 1.0, "limit": 0.5}])
+    out_image, _ = TrainTransform((32, 32), aug, channels=1)(image[:1].contiguous(), mask)
     assert out_image.shape == (1, 32, 32)
+
+
+def test_presets_by_channel_count() -> None:
+    from segen.data.augment import PRESETS
+
+    grey = TrainTransform((32, 32), AugmentConfig(), channels=1)
+    colour = TrainTransform((32, 32), AugmentConfig(), channels=3)
+    assert [op.name for op in grey.pipeline.ops] == [spec["name"] for spec in PRESETS["biomedical"]]
+    assert [op.name for op in colour.pipeline.ops] == [spec["name"] for spec in PRESETS["natural"]]
+    assert "vflip" not in [op.name for op in colour.pipeline.ops]
+
+
+def test_unknown_augmentation_op_is_a_config_error() -> None:
+    from segen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="twist"):
+        TrainTransform((32, 32), AugmentConfig(pipeline=[{"name": "twist"}]))

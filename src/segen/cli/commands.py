@@ -28,7 +28,8 @@ def seg() -> None:
 
 
 @seg.command("train")
-@click.option("--data", "data_root", type=click.Path(), help="Dataset root in the folder format.")
+@click.option("--data", "data_root", type=click.Path(), help="Dataset root.")
+@click.option("--format", "data_format", help="Dataset format (default auto: detected; see `segen data formats`).")
 @click.option("--out", type=click.Path(), help="Run folder (config, metrics, checkpoints).")
 @click.option("--model", help="Registered model name (default unet-small).")
 @click.option("--epochs", type=POSITIVE_INT, help="Epochs (default 50; unbounded with --max-time alone).")
@@ -40,22 +41,31 @@ def seg() -> None:
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
 @click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes.")
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
+@click.option("--class-weights", type=click.Path(), help="Class weights for cross-entropy (YAML from `segen data "
+              "stats --write-weights`).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def seg_train(data_root: str | None, out: str | None, model: str | None, epochs: int | None,
-              batch_size: int | None, image_size: tuple[int, int] | None, lr: float | None, loss: str | None,
-              device: str | None, seed: int | None, max_time: float | None, workers: int | None, resume: bool,
-              config_file: str | None, dry_run: bool, quiet: bool) -> None:
-    """Train a segmentation model on a folder dataset."""
+def seg_train(data_root: str | None, data_format: str | None, out: str | None, model: str | None,
+              epochs: int | None, batch_size: int | None, image_size: tuple[int, int] | None, lr: float | None,
+              loss: str | None, device: str | None, seed: int | None, max_time: float | None, workers: int | None,
+              class_weights: str | None, resume: bool, config_file: str | None, dry_run: bool, quiet: bool) -> None:
+    """Train a segmentation model."""
+    weights = None
+    if class_weights:
+        from segen.data.check import load_class_weights
+
+        weights = load_class_weights(Path(class_weights), None)
     flags = {
         "model": {"name": model},
-        "data": {"root": data_root, "image_size": list(image_size) if image_size else None, "num_workers": workers},
+        "data": {"root": data_root, "format": data_format, "image_size": list(image_size) if image_size else None,
+                 "num_workers": workers},
         "optim": {"lr": lr},
         "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
                   "max_time": max_time},
         "loss": loss,
+        "class_weights": weights,
     }
     cfg = resolve_seg_config(config_file, flags, resume)
     if model is not None:
@@ -119,20 +129,21 @@ def seg_predict(checkpoint: str, source: str, out: str, overlay: bool, probabili
 
 @seg.command("evaluate")
 @click.option("--checkpoint", required=True, type=click.Path(), help="A segmentation checkpoint (.pt).")
-@click.option("--data", "data_root", required=True, type=click.Path(), help="Dataset root in the folder format.")
+@click.option("--data", "data_root", required=True, type=click.Path(), help="Dataset root.")
+@click.option("--format", "data_format", default="auto", show_default=True, help="Dataset format.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate (train, val, test).")
 @click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here.")
 @click.option("--batch-size", type=POSITIVE_INT, default=4, show_default=True)
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def seg_evaluate(checkpoint: str, data_root: str, split: str, json_out: str | None, batch_size: int, device: str,
-                 quiet: bool) -> None:
+def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, json_out: str | None,
+                 batch_size: int, device: str, quiet: bool) -> None:
     """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall."""
     from segen.inference import Segmenter, evaluate_segmentation, format_scores
     from segen.training.device import resolve_device
 
     segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device))
-    scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet)
+    scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format)
     click.echo(format_scores(scores))
     if json_out:
         path = Path(json_out)
@@ -145,7 +156,8 @@ def seg_evaluate(checkpoint: str, data_root: str, split: str, json_out: str | No
 
 @cli.command("demo")
 @click.option("--out", default="segen-demo", show_default=True, type=click.Path(), help="Demo folder.")
-@click.option("--minutes", type=POSITIVE_FLOAT, default=3.0, show_default=True, help="Training budget.")
+@click.option("--minutes", type=POSITIVE_FLOAT, default=4.0, show_default=True,
+              help="Upper bound on the training time.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(out: str, minutes: float, seed: int, quiet: bool) -> None:
@@ -154,3 +166,12 @@ def demo(out: str, minutes: float, seed: int, quiet: bool) -> None:
 
     report = run_demo(out, minutes=minutes, seed=seed, progress=not quiet)
     click.echo(f"report: {report.resolve()}")
+
+
+def _register_subgroups() -> None:
+    from segen.cli.data_commands import data
+
+    cli.add_command(data)
+
+
+_register_subgroups()

@@ -15,18 +15,9 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from segen.config import DataConfig
-from segen.data.folder import (
-    ClassInfo,
-    Sample,
-    ScannedSplit,
-    check_mask_values,
-    has_split,
-    is_binary_255,
-    list_split,
-    read_classes,
-    scan_split,
-)
-from segen.data.io import read_image
+from segen.data.folder import ClassInfo, Sample, binary_lut, check_mask_values, is_binary_255, scan_split
+from segen.data.formats import get_format
+from segen.data.io import image_size, read_image, read_mask
 from segen.errors import DataError
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
@@ -34,17 +25,27 @@ Transform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Ten
 
 
 class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Image/mask pairs as (uint8 C,H,W, uint8 H,W) tensors, optionally transformed."""
+    """Image/mask pairs as (uint8 C,H,W, uint8 H,W class ids) tensors, optionally transformed.
 
-    def __init__(self, samples: list[Sample], masks: list[np.ndarray], channels: int, binary_255: bool,
+    Masks are kept in memory when given (decoded during the scan), else read per sample; `lut` maps
+    stored mask values to class ids. Images are decoded per sample unless `cache` is set.
+    """
+
+    def __init__(self, samples: list[Sample], sizes: list[tuple[int, int]], channels: int,
+                 lut: np.ndarray | None = None, masks: list[np.ndarray] | None = None,
                  transform: Transform | None = None, cache: bool = False) -> None:
         self.samples = samples
-        self.masks = [torch.from_numpy(_binarise(m) if binary_255 else m) for m in masks]
+        self.sizes = sizes
         self.channels = channels
+        self.lut = lut
+        self.masks = [torch.from_numpy(self._map(m)) for m in masks] if masks is not None else None
         self.transform = transform
         self.images: list[torch.Tensor] | None = None
         if cache:
             self.images = [read_image(s.image, channels) for s in samples]
+
+    def _map(self, mask: np.ndarray) -> np.ndarray:
+        return self.lut[mask] if self.lut is not None else mask
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -55,8 +56,14 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             return self.images[index]
         return read_image(self.samples[index].image, self.channels)
 
+    def mask(self, index: int) -> torch.Tensor:
+        """The class-id mask `index`, uint8 H,W."""
+        if self.masks is not None:
+            return self.masks[index]
+        return torch.from_numpy(self._map(read_mask(self.samples[index].mask)))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, mask = self.image(index), self.masks[index]
+        image, mask = self.image(index), self.mask(index)
         if self.transform is not None:
             image, mask = self.transform(image, mask)
         return image, mask
@@ -69,18 +76,15 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return view
 
 
-def _binarise(mask: np.ndarray) -> np.ndarray:
-    return (mask == 255).astype(np.uint8)
-
-
 @dataclass
 class SegmentationData:
-    """A loaded folder dataset: class info, channels, normalisation and the train/val/test splits."""
+    """A loaded dataset: format, class info, channels, normalisation and the train/val/test splits."""
 
     root: Path
+    format: str
     classes: ClassInfo
     channels: int
-    binary_255: bool
+    lut: np.ndarray | None
     train: SegmentationDataset
     val: SegmentationDataset
     test: SegmentationDataset | None
@@ -88,74 +92,90 @@ class SegmentationData:
     std: list[float]
     notes: list[str]
 
+    @property
+    def binary_255(self) -> bool:
+        """Whether masks are binary 0/255 files read as 0/1."""
+        return self.format == "folder" and self.lut is not None
+
 
 def load_segmentation_data(cfg: DataConfig, seed: int, num_classes: int | None = None) -> SegmentationData:
-    """Scan and check a folder dataset; hold out a seeded share of train when there is no val split.
+    """Scan and check a dataset; hold out a seeded share of train when there is no val split.
 
     Args:
-        cfg: data configuration (root, ignore value, validation share, caching).
+        cfg: data configuration (root, format, ignore value, validation share, caching).
         seed: seed of the validation hold-out.
-        num_classes: the expected number of classes (e.g. from a checkpoint), else from classes.yaml or masks.
+        num_classes: the expected number of classes (e.g. from a checkpoint), else from the format or masks.
     """
     root = Path(cfg.root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
+    fmt = get_format(cfg.format, root)
+    splits = fmt.splits(root)
+    if "train" not in splits:
+        raise DataError(f"{root}: no training split found for format {fmt.name!r}")
     notes: list[str] = []
-    train_samples = list_split(root, "train")
-    if has_split(root, "val"):
-        val_samples = list_split(root, "val")
+    train_samples = fmt.samples(root, "train")
+    if "val" in splits:
+        val_samples = fmt.samples(root, "val")
     else:
         train_samples, val_samples = _hold_out(train_samples, cfg.val_fraction, seed)
-        notes.append(f"no val split in {root}: held out {len(val_samples)} of {len(train_samples) + len(val_samples)}"
-                     f" training images ({cfg.val_fraction:.0%}, seed {seed}) for validation")
-    test_samples = list_split(root, "test") if has_split(root, "test") else None
-    scanned = [scan_split(s) for s in (train_samples, val_samples)]
-    if test_samples is not None:
-        scanned.append(scan_split(test_samples))
+        notes.append(f"no val split in {root}: held out {len(val_samples)} of "
+                     f"{len(train_samples) + len(val_samples)} training images ({cfg.val_fraction:.0%}, "
+                     f"seed {seed}) for validation")
+    test_samples = fmt.samples(root, "test") if "test" in splits else None
+    keep = _want_cache(cfg.cache, train_samples + val_samples + (test_samples or []))
+    scanned = [scan_split(s, keep) for s in (train_samples, val_samples, *([test_samples] if test_samples else []))]
     values = set().union(*(s.values for s in scanned))
-    classes = read_classes(root)
-    binary_255 = is_binary_255(values) and (classes is None or classes.num_classes == 2)
-    classes = _resolve_classes(classes, values, binary_255, cfg.ignore_index, num_classes, root)
+    classes = fmt.classes(root)
+    lut = fmt.mask_lut(root, cfg.ignore_index)
+    if lut is None and is_binary_255(values) and (classes is None or classes.num_classes == 2):
+        lut = binary_lut()
+    classes = _resolve_classes(classes, values, lut, cfg.ignore_index, num_classes, root)
     for split in scanned:
-        if not binary_255:
-            check_mask_values(split, classes.num_classes, cfg.ignore_index)
+        check_mask_values(split, classes.num_classes, cfg.ignore_index, lut)
     channels = scanned[0].channels
-    cache = _want_cache(cfg.cache, scanned, channels)
-    train, val, *rest = (SegmentationDataset(s.samples, s.masks, channels, binary_255, cache=cache) for s in scanned)
+    train, val, *rest = (SegmentationDataset(s.samples, s.sizes, channels, lut, s.masks, cache=keep) for s in scanned)
     mean, std = channel_stats(train)
-    return SegmentationData(root, classes, channels, binary_255, train, val, rest[0] if rest else None,
+    return SegmentationData(root, fmt.name, classes, channels, lut, train, val, rest[0] if rest else None,
                             mean, std, notes)
 
 
 def _hold_out(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
     if len(samples) < 2:
-        raise DataError(f"{samples[0].image.parent}: need at least 2 training images to hold out a validation share")
+        raise DataError(f"{samples[0].image.parent}: need at least 2 training images to hold out a validation "
+                        "share")
     order = list(range(len(samples)))
     random.Random(seed).shuffle(order)
     n_val = min(len(samples) - 1, max(1, round(fraction * len(samples))))
     val_ids = set(order[:n_val])
-    return ([s for i, s in enumerate(samples) if i not in val_ids], [s for i, s in enumerate(samples) if i in val_ids])
+    return ([s for i, s in enumerate(samples) if i not in val_ids],
+            [s for i, s in enumerate(samples) if i in val_ids])
 
 
-def _resolve_classes(classes: ClassInfo | None, values: set[int], binary_255: bool, ignore_index: int,
+def _resolve_classes(classes: ClassInfo | None, values: set[int], lut: np.ndarray | None, ignore_index: int,
                      expected: int | None, root: Path) -> ClassInfo:
     if classes is None:
-        if binary_255:
-            classes = ClassInfo(["background", "foreground"])
-        else:
-            ids = [v for v in values if v != ignore_index]
-            count = max(max(ids, default=0) + 1, 2, expected or 0)
-            classes = ClassInfo([f"class_{i}" for i in range(count)])
+        ids = [int(lut[v]) if lut is not None else v for v in values]
+        count = max(max((i for i in ids if i != ignore_index), default=0) + 1, 2, expected or 0)
+        names = ["background", "foreground"] if count == 2 else [f"class_{i}" for i in range(count)]
+        classes = ClassInfo(names)
     if expected is not None and classes.num_classes != expected:
-        raise DataError(f"{root}: dataset has {classes.num_classes} classes but the model was trained on {expected}")
+        raise DataError(f"{root}: dataset has {classes.num_classes} classes but the model was trained on "
+                        f"{expected}")
     return classes
 
 
-def _want_cache(mode: str, scanned: list[ScannedSplit], channels: int) -> bool:
+def _want_cache(mode: str, samples: list[Sample]) -> bool:
+    """Keep decoded images and masks in memory: always, never, or when they fit a 2 GiB budget."""
     if mode != "auto":
         return mode == "yes"
-    pixels = sum(m.size for s in scanned for m in s.masks)
-    return pixels * channels < CACHE_LIMIT_BYTES
+    budget = CACHE_LIMIT_BYTES
+    for sample in samples:
+        h, w = image_size(sample.image)
+        budget -= h * w * 4  # up to 3 image channels and the mask
+        if budget < 0:
+            return False
+    return True
 
 
 def channel_stats(dataset: SegmentationDataset, max_images: int = 64) -> tuple[list[float], list[float]]:
@@ -216,13 +236,18 @@ class SizeGroupedBatches(Sampler[list[int]]):
 
 
 def load_split_dataset(root: str | Path, split: str, num_classes: int, ignore_index: int, channels: int,
-                       binary_255: bool) -> SegmentationDataset:
-    """One checked split of a folder dataset, for evaluation against a model with `num_classes`."""
+                       binary_255: bool, format: str = "auto") -> SegmentationDataset:
+    """One checked split, for evaluation against a model with `num_classes` classes."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
-    scanned = scan_split(list_split(root, split))
-    binary = binary_255 and scanned.values <= {0, 255}
-    if not binary:
-        check_mask_values(scanned, num_classes, ignore_index)
-    return SegmentationDataset(scanned.samples, scanned.masks, channels, binary)
+    fmt = get_format(format, root)
+    if split not in fmt.splits(root):
+        found = ", ".join(fmt.splits(root)) or "none"
+        raise DataError(f"{root}: no {split!r} split (format {fmt.name}; found: {found})")
+    scanned = scan_split(fmt.samples(root, split))
+    lut = fmt.mask_lut(root, ignore_index)
+    if lut is None and binary_255 and scanned.values <= {0, 255}:
+        lut = binary_lut()
+    check_mask_values(scanned, num_classes, ignore_index, lut)
+    return SegmentationDataset(scanned.samples, scanned.sizes, channels, lut, scanned.masks)

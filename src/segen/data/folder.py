@@ -44,13 +44,17 @@ def has_split(root: Path, split: str) -> bool:
 
 
 def list_split(root: Path, split: str) -> list[Sample]:
-    """Image/mask pairs of one split, sorted by stem; unpaired or duplicate files raise DataError."""
+    """Image/mask pairs of ROOT/split/{images,masks}, sorted by stem; unpaired or duplicate files raise DataError."""
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
-    images_dir, masks_dir = root / split / "images", root / split / "masks"
+    return pair_by_stem(root / split / "images", root / split / "masks", split)
+
+
+def pair_by_stem(images_dir: Path, masks_dir: Path, split: str) -> list[Sample]:
+    """Pairs of two parallel folders matched by file stem, sorted; unpaired files raise DataError."""
     for folder in (images_dir, masks_dir):
         if not folder.is_dir():
-            raise DataError(f"{folder}: folder not found (expected ROOT/{split}/images and ROOT/{split}/masks)")
+            raise DataError(f"{folder}: folder not found (split {split!r})")
     images, masks = _by_stem(images_dir), _by_stem(masks_dir)
     if not images:
         raise DataError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in split {split!r}")
@@ -98,26 +102,34 @@ def _is_rgb(value: object) -> bool:
 
 @dataclass
 class ScannedSplit:
-    """A split after checking every pair: decoded masks and the set of values they hold."""
+    """A split after checking every pair: sizes, the raw mask values of each sample, optionally the masks."""
 
     samples: list[Sample]
-    masks: list[np.ndarray]
-    values: set[int]
+    sizes: list[tuple[int, int]]
+    sample_values: list[set[int]]
     channels: int
+    masks: list[np.ndarray] | None = None
+
+    @property
+    def values(self) -> set[int]:
+        """All raw values found in the split's masks."""
+        return set().union(*self.sample_values)
 
 
-def scan_split(samples: list[Sample]) -> ScannedSplit:
+def scan_split(samples: list[Sample], keep_masks: bool = True) -> ScannedSplit:
     """Decode every mask and check it against its image's size; raise DataError naming the file."""
-    masks, values = [], set()
+    masks, sizes, values = [], [], []
     for sample in samples:
         mask = read_mask(sample.mask)
         size = image_size(sample.image)
         if mask.shape != size:
             raise DataError(f"{sample.mask}: mask size {mask.shape[1]}x{mask.shape[0]} does not match image "
                             f"{sample.image.name} ({size[1]}x{size[0]})")
-        values.update(np.unique(mask).tolist())
-        masks.append(mask)
-    return ScannedSplit(samples, masks, values, image_channels(samples[0].image))
+        values.append(set(np.unique(mask).tolist()))
+        sizes.append(size)
+        if keep_masks:
+            masks.append(mask)
+    return ScannedSplit(samples, sizes, values, image_channels(samples[0].image), masks if keep_masks else None)
 
 
 def is_binary_255(values: set[int]) -> bool:
@@ -125,13 +137,19 @@ def is_binary_255(values: set[int]) -> bool:
     return values == {0, 255}
 
 
-def check_mask_values(scanned: ScannedSplit, num_classes: int, ignore_index: int) -> None:
-    """Raise DataError naming the first mask with an id >= num_classes that is not the ignore value."""
-    bad = {v for v in scanned.values if v >= num_classes and v != ignore_index}
-    if not bad:
-        return
-    for sample, mask in zip(scanned.samples, scanned.masks, strict=True):
-        found = sorted(set(np.unique(mask).tolist()) & bad)
-        if found:
-            raise DataError(f"{sample.mask}: class id {found[0]} >= number of classes {num_classes} "
+def binary_lut() -> np.ndarray:
+    """Lookup table of 0/255 binary masks: 255 -> 1, everything else kept."""
+    lut = np.arange(256, dtype=np.uint8)
+    lut[255] = 1
+    return lut
+
+
+def check_mask_values(scanned: ScannedSplit, num_classes: int, ignore_index: int,
+                      lut: np.ndarray | None = None) -> None:
+    """Raise DataError naming the first mask with a class id >= num_classes that is not the ignore value."""
+    for sample, raw in zip(scanned.samples, scanned.sample_values, strict=True):
+        ids = {int(lut[v]) for v in raw} if lut is not None else raw
+        bad = sorted(v for v in ids if v >= num_classes and v != ignore_index)
+        if bad:
+            raise DataError(f"{sample.mask}: class id {bad[0]} >= number of classes {num_classes} "
                             f"(and not the ignore value {ignore_index})")

@@ -11,10 +11,11 @@ import random
 
 import torch
 from torchvision import tv_tensors
-from torchvision.transforms import InterpolationMode, v2
+from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from segen.config import AugmentConfig
+from segen.data.augment import PRESETS, build_pipeline, preset_for
 
 
 class ScaleRotateCrop:
@@ -65,34 +66,17 @@ class ScaleRotateCrop:
 
 
 class TrainTransform:
-    """Training augmentation: scale-rotate-crop and flips (joint), colour jitter (image only)."""
+    """Training augmentation: the scale-rotate crop, then the configured pipeline of joint ops."""
 
-    def __init__(self, size: tuple[int, int], aug: AugmentConfig, ignore_index: int = 255) -> None:
+    def __init__(self, size: tuple[int, int], aug: AugmentConfig, ignore_index: int = 255, channels: int = 3) -> None:
         self.crop = ScaleRotateCrop(size, aug.scale, aug.rotate_degrees, aug.resample_p, ignore_index)
-        geometric: list[v2.Transform] = []
-        if aug.hflip > 0:
-            geometric.append(v2.RandomHorizontalFlip(aug.hflip))
-        if aug.vflip > 0:
-            geometric.append(v2.RandomVerticalFlip(aug.vflip))
-        self.geometric = v2.Compose(geometric) if geometric else None
-        jitter = (aug.brightness, aug.contrast, aug.saturation, aug.hue)
-        self.photometric = v2.ColorJitter(*jitter) if any(j > 0 for j in jitter) else None
+        if aug.pipeline is not None:
+            specs = aug.pipeline
+        else:
+            specs = PRESETS[preset_for(channels) if aug.preset == "auto" else aug.preset]
+        self.pipeline = build_pipeline(specs, ignore_index)
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         img, msk = self.crop(tv_tensors.Image(image), tv_tensors.Mask(mask[None]))
-        if self.geometric is not None:
-            img, msk = self.geometric(img, msk)
-        if self.photometric is not None:
-            img = self.photometric(img) if img.shape[0] == 3 else self._grey_jitter(img)
-        return img.as_subclass(torch.Tensor), msk.as_subclass(torch.Tensor)[0]
-
-    def _grey_jitter(self, image: tv_tensors.Image) -> tv_tensors.Image:
-        """Brightness and contrast only: saturation and hue do not apply to one channel."""
-        assert self.photometric is not None
-        b, c = self.photometric.brightness, self.photometric.contrast
-        out = image
-        if b is not None:
-            out = TF.adjust_brightness(out, random.uniform(*b))
-        if c is not None:
-            out = TF.adjust_contrast(out, random.uniform(*c))
-        return out
+        img, msk = img.as_subclass(torch.Tensor), msk.as_subclass(torch.Tensor)[0]
+        return self.pipeline(img, msk)

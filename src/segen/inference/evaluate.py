@@ -14,19 +14,19 @@ from segen.metrics import ConfusionMatrix, logits_to_labels
 
 
 def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "test", batch_size: int = 4,
-                          progress: bool = True) -> dict[str, Any]:
-    """Scores of `segmenter` on ROOT/split: mean_iou, mean_dice, pixel_accuracy, per_class and counts."""
+                          progress: bool = True, format: str = "auto") -> dict[str, Any]:
+    """Scores of `segmenter` on a labelled split: mean_iou, mean_dice, pixel_accuracy, per_class and counts."""
     info = segmenter.info
     dataset = load_split_dataset(root, split, len(info.class_names), info.ignore_index, info.channels,
-                                 info.binary_255)
+                                 info.binary_255, format)
     metric = ConfusionMatrix(len(info.class_names), info.ignore_index, info.class_names)
     groups: dict[tuple[int, ...], list[int]] = {}
-    for i, mask in enumerate(dataset.masks):
-        groups.setdefault(tuple(mask.shape), []).append(i)
+    for i, size in enumerate(dataset.sizes):
+        groups.setdefault(size, []).append(i)
     batches = [ids[k:k + batch_size] for ids in groups.values() for k in range(0, len(ids), batch_size)]
     for ids in tqdm(batches, desc=f"evaluate {split}", unit="batch", disable=not progress):
         images = torch.stack([dataset.image(i) for i in ids])
-        masks = torch.stack([dataset.masks[i] for i in ids]).long()
+        masks = torch.stack([dataset.mask(i) for i in ids]).long()
         metric.update(logits_to_labels(segmenter.logits(images)).cpu(), masks)
     scores = metric.compute()
     scores.update(split=split, images=len(dataset), data=str(root))

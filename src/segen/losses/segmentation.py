@@ -130,4 +130,6 @@ def create_loss(name: str, num_classes: int, ignore_index: int = 255,
     name = resolve_loss_name(name, num_classes)
     if class_weights is not None and len(class_weights) != num_classes:
         raise ConfigError(f"class weights: expected {num_classes} values, got {len(class_weights)}")
+    if class_weights is not None and name not in ("ce", "ce+dice"):
+        raise ConfigError(f"class weights apply to the cross-entropy losses (ce, ce+dice), not {name!r}")
     return _FACTORIES[name](ignore_index, class_weights)

@@ -62,7 +62,7 @@ class SegmentationTask:
         self.model = create_model(cfg.model.name, **self.model_kwargs).to(device)
         if device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index).to(device)
+        self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, cfg.class_weights).to(device)
         self.optimizer = _adamw(self.model, cfg)
         self.ema = ModelEma(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.amp)
@@ -72,10 +72,17 @@ class SegmentationTask:
         self.metric = ConfusionMatrix(num_classes, cfg.data.ignore_index, data.classes.names, device)
         self._build_loaders()
 
+    @property
+    def crop_size(self) -> tuple[int, int]:
+        """The training crop: `data.image_size`, capped at the smallest training image (no padded crops)."""
+        h = min(self.cfg.data.image_size[0], *(size[0] for size in self.data.train.sizes))
+        w = min(self.cfg.data.image_size[1], *(size[1] for size in self.data.train.sizes))
+        return max(h, 8), max(w, 8)
+
     def _build_loaders(self) -> None:
         cfg, data = self.cfg, self.data
         workers = cfg.data.num_workers if cfg.data.num_workers is not None else default_workers(self.device)
-        transform = TrainTransform(cfg.data.image_size, cfg.data.augment, cfg.data.ignore_index)
+        transform = TrainTransform(self.crop_size, cfg.data.augment, cfg.data.ignore_index, data.channels)
         train = data.train.with_transform(transform)
         self.sampler = EpochSampler(len(train), cfg.data.min_epoch_samples, cfg.train.batch_size, cfg.train.seed)
         common: dict[str, Any] = {"num_workers": workers, "pin_memory": self.device.type == "cuda",
@@ -167,6 +174,7 @@ class SegmentationTask:
             "data": {"class_names": classes.names, "colors": [list(c) for c in classes.colors],
                      "mean": self.data.mean, "std": self.data.std, "channels": self.data.channels,
                      "ignore_index": self.cfg.data.ignore_index, "binary_255": self.data.binary_255,
+                     "format": self.data.format,
                      "loss": self.loss_name},
         }
 
@@ -177,8 +185,7 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def evaluation_loader(dataset: SegmentationDataset, batch_size: int, common: dict[str, Any]) -> DataLoader:
     """Full-size images, batched by equal size, in dataset order."""
-    sizes = [tuple(m.shape) for m in dataset.masks]
-    return DataLoader(dataset, batch_sampler=SizeGroupedBatches(sizes, batch_size), **common)  # type: ignore[arg-type]
+    return DataLoader(dataset, batch_sampler=SizeGroupedBatches(dataset.sizes, batch_size), **common)
 
 
 def _adamw(model: nn.Module, cfg: SegConfig) -> torch.optim.AdamW:

@@ -1,0 +1,113 @@
+"""`segen data ...`: formats, convert, check, stats, preview and download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from segen.errors import DataError
+
+
+@click.group("data")
+def data() -> None:
+    """Datasets: list formats, convert, check, statistics, augmentation preview, download."""
+
+
+@data.command("formats")
+def formats() -> None:
+    """List the dataset formats segen reads."""
+    from segen.data.formats import list_formats
+
+    for name in list_formats():
+        click.echo(name)
+
+
+@data.command("convert")
+@click.option("--from", "fmt", required=True, help="Source format (or auto).")
+@click.argument("src", type=click.Path())
+@click.option("--to", "dst", required=True, type=click.Path(), help="Destination folder (folder format).")
+@click.option("--resize", type=(click.IntRange(min=8), click.IntRange(min=8)), metavar="H W",
+              help="Resize images (bilinear) and masks (nearest) to H x W.")
+@click.option("--ignore-index", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def convert(fmt: str, src: str, dst: str, resize: tuple[int, int] | None, ignore_index: int, quiet: bool) -> None:
+    """Convert a dataset to segen's folder format (optionally resized)."""
+    from segen.data.convert import convert_dataset
+
+    out = convert_dataset(fmt, Path(src), Path(dst), resize, ignore_index, progress=not quiet)
+    click.echo(f"wrote {out}")
+
+
+@data.command("check")
+@click.argument("root", type=click.Path())
+@click.option("--format", "fmt", default="auto", show_default=True, help="Dataset format.")
+@click.option("--ignore-index", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def check(root: str, fmt: str, ignore_index: int, quiet: bool) -> None:
+    """List every problem of a dataset with its file; exit 1 when there are errors (warnings alone: 0)."""
+    from segen.data.check import check_dataset, format_problems
+
+    problems = check_dataset(Path(root), fmt, ignore_index, progress=not quiet)
+    click.echo(format_problems(problems))
+    if any(not p.is_warning for p in problems):
+        raise SystemExit(1)
+
+
+@data.command("stats")
+@click.argument("root", type=click.Path())
+@click.option("--format", "fmt", default="auto", show_default=True, help="Dataset format.")
+@click.option("--ignore-index", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--max-images", type=click.IntRange(min=1), help="Images used for mean/std (default all).")
+@click.option("--write-weights", type=click.Path(), help="Write suggested class weights (YAML) for --class-weights.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def stats(root: str, fmt: str, ignore_index: int, max_images: int | None, write_weights: str | None,
+          quiet: bool) -> None:
+    """Per-class pixel shares, image counts, mean/std and suggested class weights."""
+    from segen.data.check import dataset_stats, format_stats, save_class_weights
+
+    result = dataset_stats(Path(root), fmt, ignore_index, max_images, progress=not quiet)
+    click.echo(format_stats(result))
+    if write_weights:
+        save_class_weights(result, Path(write_weights))
+        click.echo(f"wrote {write_weights} (train with --class-weights {write_weights})")
+
+
+@data.command("download")
+@click.argument("name")
+@click.option("--root", required=True, type=click.Path(), help="Folder to download and extract into.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def download(name: str, root: str, quiet: bool) -> None:
+    """Download a public dataset (checksummed, resumable) and extract it."""
+    from segen.data.download import download_dataset, list_datasets, manual_instructions
+
+    if name == "list":
+        for known in list_datasets():
+            click.echo(known)
+        return
+    try:
+        path = download_dataset(name, Path(root), progress=not quiet)
+    except DataError:
+        if name in list_datasets() and manual_instructions(name):
+            click.echo(manual_instructions(name), err=True)
+        raise
+    click.echo(f"ready: {path}")
+
+
+@data.command("preview")
+@click.argument("root", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="PNG file to write.")
+@click.option("--format", "fmt", default="auto", show_default=True, help="Dataset format.")
+@click.option("--config", "config_file", type=click.Path(), help="YAML config whose data section is used.")
+@click.option("--samples", type=click.IntRange(min=1), default=6, show_default=True, help="Rows (images).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+def preview(root: str, out: str, fmt: str, config_file: str | None, samples: int, seed: int) -> None:
+    """Write a grid of augmented training samples with their mask overlays."""
+    from segen.config import DataConfig, from_dict, load_yaml, merge
+    from segen.training.preview import preview_augmentations
+
+    base = load_yaml(config_file).get("data", {}) if config_file else {}
+    cfg = from_dict(DataConfig, merge(base, {"root": root, "format": fmt}), "data")
+    cfg.validate()
+    path = preview_augmentations(cfg, out, samples=samples, seed=seed)
+    click.echo(f"wrote {path}")

@@ -1,0 +1,256 @@
+"""Public dataset layouts with their class names and colours built in: CamVid, Pascal VOC, Cityscapes, image/label.
+
+Importing this module registers the formats `camvid`, `voc`, `cityscapes`, `image-label` and
+`image-label-inverted` (see `segen.data.formats`). Each maps its stored mask values to class ids with a
+256-entry lookup table; values a format does not know are either sent to the ignore value (VOC boundary,
+Cityscapes' unused label ids, CamVid void) or left unchanged so that the dataset's value check names the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from segen.data.folder import ClassInfo, Sample, pair_by_stem
+from segen.data.formats import identity_lut, register_format
+from segen.data.io import read_mask
+from segen.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+CAMVID_CLASSES = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
+                  "Pedestrian", "Bicyclist"]
+CAMVID_COLORS = [(128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
+                 (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192)]
+CAMVID_VOID = 11
+
+VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+               "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
+               "tvmonitor"]
+VOC_BOUNDARY = 255
+
+CITYSCAPES_CLASSES = ["road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+                      "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+                      "motorcycle", "bicycle"]
+CITYSCAPES_COLORS = [(128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+                     (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+                     (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+                     (0, 80, 100), (0, 0, 230), (119, 11, 32)]
+CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
+                        26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
+_CITY_IMAGE, _CITY_LABEL = "_leftImg8bit.png", "_gtFine_labelIds.png"
+
+DEFAULT_FOREGROUND = 255
+"""Stored value of the foreground in `image-label` masks; `image-label-inverted` uses 0 instead."""
+
+
+def voc_palette(n: int = 21) -> list[tuple[int, int, int]]:
+    """The standard Pascal VOC colour map (bit-interleaved class index) for the first `n` classes."""
+    colors = []
+    for index in range(n):
+        rgb, cid = [0, 0, 0], index
+        for shift in range(7, -1, -1):
+            for channel in range(3):
+                rgb[channel] |= ((cid >> channel) & 1) << shift
+            cid >>= 3
+        colors.append((rgb[0], rgb[1], rgb[2]))
+    return colors
+
+
+@register_format
+class CamVidFormat:
+    """SegNet's CamVid: ROOT/{split}/ images with ROOT/{split}annot/ masks of the same names; 11 = void."""
+
+    name = "camvid"
+
+    def detect(self, root: Path) -> bool:
+        return (root / "train").is_dir() and (root / "trainannot").is_dir()
+
+    def splits(self, root: Path) -> list[str]:
+        return [s for s in SPLITS if (root / s).is_dir() and (root / f"{s}annot").is_dir()]
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        return pair_by_stem(root / split, root / f"{split}annot", split)
+
+    def classes(self, root: Path) -> ClassInfo | None:
+        return ClassInfo(list(CAMVID_CLASSES), list(CAMVID_COLORS))
+
+    def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
+        lut = identity_lut()
+        lut[CAMVID_VOID] = ignore_index
+        return lut
+
+
+def voc_root(root: Path) -> Path:
+    """The VOC2012 folder itself: ROOT, ROOT/VOC2012 or ROOT/VOCdevkit/VOC2012 (ROOT when none matches)."""
+    for candidate in (root, root / "VOC2012", root / "VOCdevkit" / "VOC2012"):
+        if (candidate / "JPEGImages").is_dir() and (candidate / "SegmentationClass").is_dir():
+            return candidate
+    return root
+
+
+@register_format
+class VocFormat:
+    """Pascal VOC 2012: JPEGImages/*.jpg, paletted SegmentationClass/*.png, ImageSets/Segmentation/{train,val}.txt.
+
+    The boundary value 255 is ignored; there is no labelled test split.
+    """
+
+    name = "voc"
+
+    def detect(self, root: Path) -> bool:
+        inner = voc_root(root)
+        return (inner / "JPEGImages").is_dir() and (inner / "ImageSets" / "Segmentation").is_dir()
+
+    def splits(self, root: Path) -> list[str]:
+        lists = voc_root(root) / "ImageSets" / "Segmentation"
+        return [s for s in ("train", "val") if (lists / f"{s}.txt").is_file()]
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        inner = voc_root(root)
+        list_file = inner / "ImageSets" / "Segmentation" / f"{split}.txt"
+        if not list_file.is_file():
+            raise DataError(f"{list_file}: split list not found")
+        stems = sorted({line.split()[0] for line in list_file.read_text().splitlines() if line.strip()})
+        if not stems:
+            raise DataError(f"{list_file}: lists no images")
+        samples = []
+        for stem in stems:
+            sample = Sample(inner / "JPEGImages" / f"{stem}.jpg", inner / "SegmentationClass" / f"{stem}.png")
+            for path in (sample.image, sample.mask):
+                if not path.is_file():
+                    raise DataError(f"{path}: not found ({stem!r} is listed in {list_file})")
+            samples.append(sample)
+        return samples
+
+    def classes(self, root: Path) -> ClassInfo | None:
+        return ClassInfo(list(VOC_CLASSES), voc_palette(len(VOC_CLASSES)))
+
+    def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
+        lut = identity_lut()
+        lut[VOC_BOUNDARY] = ignore_index
+        return lut
+
+
+def cityscapes_lut(ignore_index: int) -> np.ndarray:
+    """Official label id -> train id table; every other label id -> `ignore_index`."""
+    lut = np.full(256, ignore_index, dtype=np.uint8)
+    for label_id, train_id in CITYSCAPES_TRAIN_IDS.items():
+        lut[label_id] = train_id
+    return lut
+
+
+def _by_prefix(folder: Path, suffix: str) -> dict[str, Path]:
+    """Files `{city}/{prefix}{suffix}` under `folder`, keyed by `{city}/{prefix}`."""
+    return {f"{p.parent.name}/{p.name[: -len(suffix)]}": p for p in sorted(folder.glob(f"*/*{suffix}"))}
+
+
+@register_format
+class CityscapesFormat:
+    """Cityscapes fine annotations: leftImg8bit/{split}/{city}/ with gtFine/{split}/{city}/*_labelIds.png.
+
+    Label ids become the 19 train ids, all others are ignored. A split counts as labelled when its gtFine
+    folder holds labelIds files and the first one contains an evaluated class: the public test masks hold
+    only void (ego vehicle, out of ROI), so the test split is left out.
+    """
+
+    name = "cityscapes"
+
+    def detect(self, root: Path) -> bool:
+        return (root / "leftImg8bit").is_dir() and (root / "gtFine").is_dir()
+
+    def splits(self, root: Path) -> list[str]:
+        return [s for s in SPLITS if self._labelled(root / "gtFine" / s)]
+
+    @staticmethod
+    def _labelled(folder: Path) -> bool:
+        first = next(iter(sorted(folder.glob(f"*/*{_CITY_LABEL}"))), None) if folder.is_dir() else None
+        if first is None:
+            return False
+        values = np.unique(read_mask(first))
+        return any(int(v) in CITYSCAPES_TRAIN_IDS for v in values)
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        images_dir, labels_dir = root / "leftImg8bit" / split, root / "gtFine" / split
+        for folder in (images_dir, labels_dir):
+            if not folder.is_dir():
+                raise DataError(f"{folder}: folder not found (split {split!r})")
+        images, labels = _by_prefix(images_dir, _CITY_IMAGE), _by_prefix(labels_dir, _CITY_LABEL)
+        if not images:
+            raise DataError(f"{images_dir}: no {{city}}/*{_CITY_IMAGE} images in split {split!r}")
+        for key, path in images.items():
+            if key not in labels:
+                raise DataError(f"{path}: no label file {key}{_CITY_LABEL} in {labels_dir}")
+        for key, path in labels.items():
+            if key not in images:
+                raise DataError(f"{path}: no image {key}{_CITY_IMAGE} in {images_dir}")
+        return [Sample(images[k], labels[k]) for k in sorted(images)]
+
+    def classes(self, root: Path) -> ClassInfo | None:
+        return ClassInfo(list(CITYSCAPES_CLASSES), list(CITYSCAPES_COLORS))
+
+    def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
+        return cityscapes_lut(ignore_index)
+
+
+IMAGE_LABEL_DIRS = (("image", "label"), ("images", "labels"))
+
+
+def image_label_dirs(root: Path) -> tuple[Path, Path] | None:
+    """The image and label folders of ROOT (image/+label/ or images/+labels/), or None."""
+    for images, labels in IMAGE_LABEL_DIRS:
+        if (root / images).is_dir() and (root / labels).is_dir():
+            return root / images, root / labels
+    return None
+
+
+def binary_lut(foreground: int) -> np.ndarray:
+    """Binary 0/255 masks (values > 127 count as 255): the `foreground` side -> 1, the other -> 0."""
+    high = np.arange(256) > 127
+    return (high if foreground > 127 else ~high).astype(np.uint8)
+
+
+class _ImageLabelBase:
+    """ROOT/image/ + ROOT/label/ (or images/ + labels/) paired by stem; binary 0/255 labels; train split only."""
+
+    name = ""
+    foreground = DEFAULT_FOREGROUND
+
+    def detect(self, root: Path) -> bool:
+        return image_label_dirs(root) is not None
+
+    def splits(self, root: Path) -> list[str]:
+        return ["train"] if image_label_dirs(root) is not None else []
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        dirs = image_label_dirs(root)
+        if dirs is None:
+            raise DataError(f"{root}: expected folders image/ and label/ (or images/ and labels/)")
+        if split != "train":
+            raise DataError(f"{root}: format {self.name!r} has only a 'train' split, not {split!r}")
+        return pair_by_stem(dirs[0], dirs[1], split)
+
+    def classes(self, root: Path) -> ClassInfo | None:
+        return ClassInfo(["background", "foreground"], [(0, 0, 0), (255, 255, 255)])
+
+    def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
+        return binary_lut(self.foreground)
+
+
+@register_format
+class ImageLabelFormat(_ImageLabelBase):
+    """Binary image/label folders whose foreground is stored as 255 (`DEFAULT_FOREGROUND`)."""
+
+    name = "image-label"
+
+
+@register_format
+class ImageLabelInvertedFormat(_ImageLabelBase):
+    """Binary image/label folders whose foreground is stored as 0 (e.g. ISBI 2012 membranes); never auto-detected."""
+
+    name = "image-label-inverted"
+    foreground = 0
+
+    def detect(self, root: Path) -> bool:
+        return False

@@ -1,0 +1,257 @@
+"""Dataset checks (every problem with its file) and statistics (pixels, mean/std, class weights)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from segen.data import SyntheticSpec, write_folder_dataset
+from segen.data.check import (
+    Problem,
+    check_dataset,
+    dataset_stats,
+    format_problems,
+    format_stats,
+    load_class_weights,
+    median_frequency_weights,
+    save_class_weights,
+)
+from segen.data.folder import ClassInfo, Sample
+from segen.errors import DataError
+
+PALETTE = [[0, 0, 0], [220, 60, 50], [60, 170, 230], [240, 200, 40]]
+
+
+@pytest.fixture(scope="session")
+def clean_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """4-class synthetic shapes, 32x32: train 6, val 2, test 2."""
+    root = tmp_path_factory.mktemp("check_clean")
+    return write_folder_dataset(root, SyntheticSpec(32, 32, num_classes=4), seed=5,
+                                splits={"train": 6, "val": 2, "test": 2})
+
+
+@pytest.fixture()
+def data(clean_root: Path, tmp_path: Path) -> Path:
+    """A private copy of the clean dataset that a test may damage."""
+    return Path(shutil.copytree(clean_root, tmp_path / "data"))
+
+
+def found(problems: list[Problem]) -> set[tuple[str, str]]:
+    return {(p.kind, p.path) for p in problems}
+
+
+def test_clean_dataset_has_no_problems(data: Path) -> None:
+    problems = check_dataset(data, progress=False)
+    assert problems == []
+    assert format_problems(problems) == f"no problems found in {data} (10 images in splits train 6, val 2, test 2)"
+
+
+def test_every_planted_defect_is_listed_with_its_file(data: Path) -> None:
+    train, test = data / "train", data / "test"
+    (train / "masks" / "train_0000.png").unlink()                      # missing-mask
+    (test / "images" / "test_0000.png").unlink()                        # missing-image
+    Image.open(train / "images" / "train_0001.png").save(train / "images" / "train_0001.jpg")  # duplicate-stem
+    for f in (data / "val").glob("*/*.png"):                            # empty-split
+        f.unlink()
+    (train / "images" / "train_0002.png").write_bytes(b"not an image at all" * 10)  # unreadable image
+    truncated = test / "masks" / "test_0001.png"                       # unreadable (truncated) mask
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    cut = train / "images" / "train_0005.png"                          # unreadable (truncated) image
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    Image.fromarray(np.zeros((16, 20), np.uint8)).save(train / "masks" / "train_0001.png")  # size-mismatch
+    bad = np.asarray(Image.open(train / "masks" / "train_0003.png")).copy()
+    bad[0, 0] = 9                                                        # bad-mask-value
+    Image.fromarray(bad).save(train / "masks" / "train_0003.png")
+    ids = np.asarray(Image.open(train / "masks" / "train_0004.png"))
+    colour = np.array(PALETTE, np.uint8)[ids]                            # colour-mask
+    Image.fromarray(colour).save(train / "masks" / "train_0004.png")
+
+    problems = check_dataset(data, progress=False)
+    expected = {
+        ("missing-mask", str(train / "images" / "train_0000.png")),
+        ("missing-image", str(test / "masks" / "test_0000.png")),
+        ("duplicate-stem", str(train / "images" / "train_0001.png")),
+        ("empty-split", str(data / "val" / "images")),
+        ("unreadable", str(train / "images" / "train_0002.png")),
+        ("unreadable", str(truncated)),
+        ("unreadable", str(cut)),
+        ("size-mismatch", str(train / "masks" / "train_0001.png")),
+        ("bad-mask-value", str(train / "masks" / "train_0003.png")),
+        ("colour-mask", str(train / "masks" / "train_0004.png")),
+    }
+    assert found(problems) == expected, format_problems(problems)
+    by_kind = {p.kind: p for p in problems}
+    assert "train_0001.jpg" in by_kind["duplicate-stem"].message
+    assert "class id 9 >= number of classes 4" in by_kind["bad-mask-value"].message
+    assert "16" in by_kind["size-mismatch"].message and "20x16" in by_kind["size-mismatch"].message
+    report = format_problems(problems)
+    assert report.startswith(f"10 problems (10 errors, 0 warnings) in {data}:")
+    for kind, path in expected:
+        assert f"{kind}: {path}: " in report
+    assert "\nunreadable: 3 - " in report
+
+
+def test_colour_mask_against_the_palette(data: Path) -> None:
+    masks = data / "train" / "masks"
+    ids = np.asarray(Image.open(masks / "train_0000.png"))
+    Image.fromarray(np.array(PALETTE, np.uint8)[ids]).save(masks / "train_0000.png")
+    off = np.array(PALETTE, np.uint8)[np.asarray(Image.open(masks / "train_0001.png"))]
+    off[0, 0] = (1, 2, 3)
+    Image.fromarray(off).save(masks / "train_0001.png")
+    problems = {p.path: p for p in check_dataset(data, progress=False)}
+    assert {p.kind for p in problems.values()} == {"colour-mask"}
+    assert "all its colours are class colours" in problems[str(masks / "train_0000.png")].message
+    assert "(1, 2, 3)" in problems[str(masks / "train_0001.png")].message
+    (data / "classes.yaml").write_text(yaml.safe_dump({"names": ["a", "b", "c", "d"]}))
+    problem, = (p for p in check_dataset(data, progress=False) if p.path.endswith("train_0000.png"))
+    assert "no class colours" in problem.message
+
+
+def test_missing_folders_and_root(data: Path, tmp_path: Path) -> None:
+    shutil.rmtree(data / "val" / "masks")
+    shutil.rmtree(data / "train" / "masks")  # no longer detected as the folder format: still checked as one
+    problems = check_dataset(data, progress=False)
+    assert found(problems) == {("missing-folder", str(data / "val" / "masks")),
+                               ("missing-folder", str(data / "train" / "masks"))}
+    assert found(check_dataset(tmp_path / "nowhere", progress=False)) == {
+        ("missing-folder", str(tmp_path / "nowhere"))}
+    (tmp_path / "odd").mkdir()
+    assert [p.kind for p in check_dataset(tmp_path / "odd", progress=False)] == ["bad-layout"]
+
+
+def test_channel_mismatch_is_a_warning(data: Path) -> None:
+    image = data / "val" / "images" / "val_0001.png"
+    Image.open(image).convert("L").save(image)
+    problems = check_dataset(data, progress=False)
+    assert found(problems) == {("channel-mismatch", str(image))}
+    assert problems[0].is_warning and "greyscale image in split 'val'" in problems[0].message
+    assert "(warning)" in format_problems(problems)
+
+
+def test_without_class_names_skipped_ids_are_flagged(data: Path) -> None:
+    (data / "classes.yaml").unlink()
+    mask = data / "train" / "masks" / "train_0002.png"
+    ids = np.asarray(Image.open(mask)).copy()
+    ids[:2, :2] = 9
+    Image.fromarray(ids).save(mask)
+    problems = check_dataset(data, progress=False)
+    assert found(problems) == {("id-gap", str(mask))}
+    assert "4..8" in problems[0].message and "10 classes" in problems[0].message
+
+
+class FakeFormat:
+    """A non-folder format that refuses the val split and lists a bad pair in train."""
+
+    name = "fake"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def detect(self, root: Path) -> bool:
+        return True
+
+    def splits(self, root: Path) -> list[str]:
+        return ["train", "val"]
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        if split == "val":
+            raise DataError(f"{root / 'val' / 'x.png'}: no label file x_gt.png in {root / 'val'}")
+        images, masks = root / "train" / "images", root / "train" / "masks"
+        return [Sample(images / f"train_000{i}.png", masks / f"train_000{i}.png") for i in range(6)]
+
+    def classes(self, root: Path) -> ClassInfo | None:
+        return ClassInfo(["a", "b", "c"])
+
+    def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
+        lut = np.arange(256, dtype=np.uint8)
+        lut[3] = ignore_index  # class 3 of the synthetic data is void here
+        return lut
+
+
+def test_other_formats_go_through_the_protocol(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("segen.data.check.get_format", lambda name, root: FakeFormat(root))
+    mask = data / "train" / "masks" / "train_0001.png"
+    ids = np.asarray(Image.open(mask)).copy()
+    ids[0, 0] = 7
+    Image.fromarray(ids).save(mask)
+    problems = check_dataset(data, format="fake", progress=False)
+    assert found(problems) == {("missing-mask", str(data / "val" / "x.png")),
+                               ("bad-mask-value", str(mask))}
+    assert problems.format == "fake" and problems.images == {"train": 6, "val": 0}
+
+
+# --- statistics ---------------------------------------------------------------------------------------------
+
+
+def write_pair(root: Path, split: str, name: str, rgb: tuple[int, int, int], mask: np.ndarray) -> None:
+    for sub in ("images", "masks"):
+        (root / split / sub).mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((4, 4, 3), rgb, np.uint8)).save(root / split / "images" / f"{name}.png")
+    Image.fromarray(mask.astype(np.uint8)).save(root / split / "masks" / f"{name}.png")
+
+
+@pytest.fixture()
+def hand_root(tmp_path: Path) -> Path:
+    """Classes bg, road, car, bike; train: bg 18, road 10, car 2, ignore 2; val: 4 of each class."""
+    root = tmp_path / "hand"
+    a = np.array([0] * 10 + [1] * 4 + [255] * 2).reshape(4, 4)
+    b = np.array([0] * 8 + [1] * 6 + [2] * 2).reshape(4, 4)
+    write_pair(root, "train", "a", (0, 255, 51), a)
+    write_pair(root, "train", "b", (255, 255, 102), b)
+    write_pair(root, "val", "c", (10, 10, 10), np.repeat([0, 1, 2, 3], 4).reshape(4, 4))
+    (root / "classes.yaml").write_text(yaml.safe_dump({"names": ["bg", "road", "car", "bike"]}))
+    return root
+
+
+def test_stats_by_hand(hand_root: Path) -> None:
+    stats = dataset_stats(hand_root, progress=False)
+    assert stats.images == {"train": 2, "val": 1} and stats.format == "folder"
+    assert stats.train_pixels == [18, 10, 2, 0] and stats.train_ignored == 2
+    assert stats.all_pixels == [22, 14, 6, 4] and stats.all_ignored == 2
+    assert stats.train_share == pytest.approx([18 / 30, 10 / 30, 2 / 30, 0])
+    assert stats.all_share == pytest.approx([22 / 46, 14 / 46, 6 / 46, 4 / 46])
+    assert stats.train_ignore_share == pytest.approx(2 / 32) and stats.all_ignore_share == pytest.approx(2 / 48)
+    median = 10 / 30
+    assert stats.class_weights == pytest.approx([median / (18 / 30), 1.0, median / (2 / 30), 0.0])
+    assert stats.notes == ["class 'bike' has no pixels in train: weight 0"]
+    assert stats.channels == 3 and stats.stats_images == 2
+    assert stats.mean == pytest.approx([0.5, 1.0, 0.3]) and stats.std == pytest.approx([0.5, 0.0, 0.1], abs=1e-6)
+    first = dataset_stats(hand_root, max_images=1, progress=False)
+    assert first.stats_images == 1 and first.mean == pytest.approx([0.0, 1.0, 0.2])
+    table = format_stats(stats)
+    assert "bike" in table and "ignored (255)" in table and "60.00%" in table and "5.000" in table
+
+
+def test_median_frequency_weights_clip() -> None:
+    assert median_frequency_weights([1000, 10, 1, 0]) == pytest.approx([0.1, 1.0, 10.0, 0.0])
+    assert median_frequency_weights([50, 50]) == [1.0, 1.0]
+    assert median_frequency_weights([0, 0]) == [1.0, 1.0]
+
+
+def test_stats_reject_out_of_range_ids(hand_root: Path) -> None:
+    write_pair(hand_root, "train", "z", (0, 0, 0), np.full((4, 4), 7))
+    with pytest.raises(DataError, match="class id 7 >= number of classes 4"):
+        dataset_stats(hand_root, progress=False)
+
+
+def test_class_weights_yaml_round_trip(hand_root: Path, tmp_path: Path) -> None:
+    stats = dataset_stats(hand_root, progress=False)
+    path = save_class_weights(stats, tmp_path / "weights.yaml")
+    data = yaml.safe_load(path.read_text())
+    assert data["names"] == ["bg", "road", "car", "bike"]
+    assert load_class_weights(path, 4) == pytest.approx(stats.class_weights, abs=1e-6)
+    with pytest.raises(DataError, match="4 class weights for 3 classes"):
+        load_class_weights(path, 3)
+    with pytest.raises(DataError, match="not found"):
+        load_class_weights(tmp_path / "missing.yaml", 4)
+    (tmp_path / "bad.yaml").write_text("class_weights: [1, x, -2]\n")
+    with pytest.raises(DataError, match="non-negative numbers"):
+        load_class_weights(tmp_path / "bad.yaml", 3)
+    (tmp_path / "broken.yaml").write_text("class_weights: [1, 2\n")
+    with pytest.raises(DataError, match="not valid YAML"):
+        load_class_weights(tmp_path / "broken.yaml", 2)
