@@ -106,7 +106,7 @@ class Trainer:
         """Train to the end (or the budget, or Ctrl-C); returns the final state."""
         total_steps = self.epochs * self.task.steps_per_epoch()
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
-        bar = tqdm(total=total_steps if self.max_time_s is None else None, initial=self.state.step,
+        bar = tqdm(total=total_steps if self._bounded_by_epochs else None, initial=self.state.step,
                    disable=not self.show_progress, unit="step", dynamic_ncols=True, file=sys.stderr)
         try:
             while self.state.epoch < self.epochs and not self._stop_requested():
@@ -140,7 +140,7 @@ class Trainer:
         return self._interrupted or self._time_up() or self.state.finished
 
     def _progress(self, total_steps: int) -> float:
-        by_steps = self.state.step / max(total_steps, 1) if self.epochs < 1_000_000 else 0.0
+        by_steps = self.state.step / max(total_steps, 1) if self._bounded_by_epochs else 0.0
         by_time = self.state.elapsed / self.max_time_s if self.max_time_s else 0.0
         return max(by_steps, by_time)
 
@@ -158,17 +158,23 @@ class Trainer:
             now = time.perf_counter()
             self.state.elapsed += now - tick
             tick = now
-            self._update_bar(bar, logs, steps)
+            self._update_bar(bar, logs, steps, total_steps)
             if self._interrupted or self._time_up():
                 break
         train_logs = {f"train/{k}": float(v) / max(steps, 1) for k, v in loss_sum.items()}
         self._end_epoch(train_logs, time.perf_counter() - epoch_start)
 
-    def _update_bar(self, bar: tqdm, logs: dict[str, torch.Tensor], steps: int) -> None:
+    @property
+    def _bounded_by_epochs(self) -> bool:
+        return self.epochs < 1_000_000
+
+    def _update_bar(self, bar: tqdm, logs: dict[str, torch.Tensor], steps: int, total_steps: int) -> None:
+        """Advance the bar; under a time budget its total (and ETA) is what the budget still allows."""
         bar.update(1)
         if self.max_time_s is not None and self.state.elapsed > 0:
             rate = self.state.step / self.state.elapsed
-            bar.total = self.state.step + max(0, int((self.max_time_s - self.state.elapsed) * rate))
+            by_time = self.state.step + max(0, int((self.max_time_s - self.state.elapsed) * rate))
+            bar.total = min(by_time, total_steps) if self._bounded_by_epochs else by_time
         if steps % self.log_every == 0 or steps == 1:
             shown: dict[str, object] = {"epoch": self.state.epoch + 1}
             shown.update({k: f"{float(v):.4f}" for k, v in logs.items()})
