@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from segen.config import DataConfig, SegConfig, TrainConfig
-from segen.data import EpochSampler, TrainTransform, load_segmentation_data
+from segen.data import EpochSampler, TrainTransform, load_segmentation_data, training_crop
 from segen.losses import create_loss
 from segen.models import create_model
 from segen.training.seg import default_workers
@@ -68,8 +68,7 @@ def main() -> None:
     cfg = SegConfig(data=DataConfig(root=str(args.data), format=args.format, cache="no"),
                     train=TrainConfig(out="unused", batch_size=args.batch)).validate()
     data = load_segmentation_data(cfg.data, 0)
-    crop = (min(cfg.data.image_size[0], *(s[0] for s in data.train.sizes)),
-            min(cfg.data.image_size[1], *(s[1] for s in data.train.sizes)))
+    crop = training_crop(cfg.data.image_size, data.train.sizes)
     dataset = data.train.with_transform(TrainTransform(crop, cfg.data.augment, cfg.data.ignore_index, data.channels))
     pipeline = {w: loader_speed(dataset, args.batch, w, args.batches, 0) for w in (0, 1, 2)}
     model = model_speed(cfg.model.name, data.channels, data.classes.num_classes, crop, args.batch, args.model_steps)

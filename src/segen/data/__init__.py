@@ -7,6 +7,7 @@ from segen.data.dataset import (
     SizeGroupedBatches,
     load_segmentation_data,
     load_split_dataset,
+    training_crop,
 )
 from segen.data.folder import ClassInfo, Sample, list_split, read_classes
 from segen.data.io import read_image, read_mask
@@ -15,4 +16,5 @@ from segen.data.transforms import TrainTransform
 
 __all__ = ["ClassInfo", "EpochSampler", "Sample", "SegmentationData", "SegmentationDataset",
            "SizeGroupedBatches", "SyntheticSpec", "TrainTransform", "list_split", "load_segmentation_data",
-           "load_split_dataset", "make_sample", "read_classes", "read_image", "read_mask", "write_folder_dataset"]
+           "load_split_dataset", "make_sample", "read_classes", "read_image", "read_mask", "training_crop",
+           "write_folder_dataset"]

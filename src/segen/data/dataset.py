@@ -178,6 +178,13 @@ def _want_cache(mode: str, samples: list[Sample]) -> bool:
     return True
 
 
+def training_crop(image_size: tuple[int, int], sizes: list[tuple[int, int]]) -> tuple[int, int]:
+    """The training crop: `image_size` capped at the smallest image, so crops need no padding."""
+    h = min(image_size[0], *(size[0] for size in sizes))
+    w = min(image_size[1], *(size[1] for size in sizes))
+    return max(h, 8), max(w, 8)
+
+
 def channel_stats(dataset: SegmentationDataset, max_images: int = 64) -> tuple[list[float], list[float]]:
     """Per-channel mean and std in [0, 1] over (up to `max_images` evenly spaced) images."""
     step = max(1, len(dataset) // max_images)

@@ -20,6 +20,7 @@ from segen.data import (
     SizeGroupedBatches,
     TrainTransform,
     load_segmentation_data,
+    training_crop,
 )
 from segen.losses import create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
@@ -75,9 +76,7 @@ class SegmentationTask:
     @property
     def crop_size(self) -> tuple[int, int]:
         """The training crop: `data.image_size`, capped at the smallest training image (no padded crops)."""
-        h = min(self.cfg.data.image_size[0], *(size[0] for size in self.data.train.sizes))
-        w = min(self.cfg.data.image_size[1], *(size[1] for size in self.data.train.sizes))
-        return max(h, 8), max(w, 8)
+        return training_crop(self.cfg.data.image_size, self.data.train.sizes)
 
     def _build_loaders(self) -> None:
         cfg, data = self.cfg, self.data
