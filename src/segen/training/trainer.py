@@ -187,10 +187,10 @@ class Trainer:
         record: dict[str, Any] = {"epoch": self.state.epoch, "step": self.state.step,
                                   "time_s": round(self.state.elapsed, 2), **train_logs, **val_logs}
         self._update_best(record)
-        if self.state.epoch >= self.epochs or self._time_up():
-            self.state.finished = not self._interrupted
         self._last_val_s = time.perf_counter() - val_start
         self.state.elapsed += self._last_val_s
+        if self.state.epoch >= self.epochs or self._time_up():
+            self.state.finished = not self._interrupted
         self._save(record)
         with open(self.out / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
