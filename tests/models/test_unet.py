@@ -9,7 +9,7 @@ from segen.errors import ConfigError
 from segen.models import UNet, create_model, list_models, model_defaults
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models("segmentation"))
 @pytest.mark.parametrize("num_classes", [1, 3])
 def test_every_preset_keeps_odd_input_size(name: str, num_classes: int) -> None:
     model = create_model(name, num_classes=num_classes).eval()
@@ -19,7 +19,7 @@ def test_every_preset_keeps_odd_input_size(name: str, num_classes: int) -> None:
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models("segmentation"))
 def test_every_preset_trains(name: str) -> None:
     model = create_model(name, in_channels=1, num_classes=2).train()
     out = model(torch.randn(2, 1, 37, 45))

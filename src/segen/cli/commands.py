@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from segen.config import LOSSES_SEG, SegConfig, load_yaml, merge
+from segen.config import LOSSES_SEG, PRECISIONS, SegConfig, load_yaml, merge
 from segen.errors import ConfigError
 
 POSITIVE_INT = click.IntRange(min=1)
@@ -39,6 +39,8 @@ def seg() -> None:
 @click.option("--loss", type=click.Choice(LOSSES_SEG), help="Loss; auto = bce+dice (binary) or ce+dice.")
 @click.option("--device", type=DEVICES, help="Device (default auto).")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@click.option("--precision", type=click.Choice(PRECISIONS), help="auto (default) = mixed bf16/fp16 on CUDA, fp32 on "
+              "CPU; bf16 on a CPU with AMX or AVX512-BF16 trains 2-3x faster.")
 @click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes.")
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--class-weights", type=click.Path(), help="Class weights for cross-entropy (YAML from `segen data "
@@ -49,8 +51,9 @@ def seg() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def seg_train(data_root: str | None, data_format: str | None, out: str | None, model: str | None,
               epochs: int | None, batch_size: int | None, image_size: tuple[int, int] | None, lr: float | None,
-              loss: str | None, device: str | None, seed: int | None, max_time: float | None, workers: int | None,
-              class_weights: str | None, resume: bool, config_file: str | None, dry_run: bool, quiet: bool) -> None:
+              loss: str | None, device: str | None, seed: int | None, precision: str | None, max_time: float | None,
+              workers: int | None, class_weights: str | None, resume: bool, config_file: str | None, dry_run: bool,
+              quiet: bool) -> None:
     """Train a segmentation model."""
     weights = None
     if class_weights:
@@ -63,7 +66,7 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
                  "num_workers": workers},
         "optim": {"lr": lr},
         "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
-                  "max_time": max_time},
+                  "max_time": max_time, "precision": precision},
         "loss": loss,
         "class_weights": weights,
     }
@@ -71,7 +74,7 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
     if model is not None:
         from segen.models import model_defaults
 
-        model_defaults(cfg.model.name)
+        model_defaults(cfg.model.name, family="segmentation")
     if dry_run:
         import yaml
 
@@ -170,8 +173,10 @@ def demo(out: str, minutes: float, seed: int, quiet: bool) -> None:
 
 def _register_subgroups() -> None:
     from segen.cli.data_commands import data
+    from segen.cli.gan_commands import gan
 
     cli.add_command(data)
+    cli.add_command(gan)
 
 
 _register_subgroups()

@@ -10,11 +10,27 @@ from segen.data.dataset import (
     training_crop,
 )
 from segen.data.folder import ClassInfo, Sample, list_split, read_classes
+from segen.data.generation import (
+    FASHION_MNIST_CLASSES,
+    MNIST_CLASSES,
+    ClassFolderImages,
+    GanDataInfo,
+    IdxImages,
+    PairedImages,
+    UnlabelledImages,
+    detect_gan_layout,
+    find_idx_split,
+    open_gan_dataset,
+    parse_id_range,
+    read_idx,
+)
 from segen.data.io import read_image, read_mask
 from segen.data.synthetic import SyntheticSpec, make_sample, write_folder_dataset
 from segen.data.transforms import TrainTransform
 
-__all__ = ["ClassInfo", "EpochSampler", "Sample", "SegmentationData", "SegmentationDataset",
-           "SizeGroupedBatches", "SyntheticSpec", "TrainTransform", "list_split", "load_segmentation_data",
-           "load_split_dataset", "make_sample", "read_classes", "read_image", "read_mask", "training_crop",
+__all__ = ["FASHION_MNIST_CLASSES", "MNIST_CLASSES", "ClassFolderImages", "ClassInfo", "EpochSampler", "GanDataInfo",
+           "IdxImages", "PairedImages", "Sample", "SegmentationData", "SegmentationDataset", "SizeGroupedBatches",
+           "SyntheticSpec", "TrainTransform", "UnlabelledImages", "detect_gan_layout", "find_idx_split",
+           "list_split", "load_segmentation_data", "load_split_dataset", "make_sample", "open_gan_dataset",
+           "parse_id_range", "read_classes", "read_idx", "read_image", "read_mask", "training_crop",
            "write_folder_dataset"]

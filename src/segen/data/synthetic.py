@@ -146,3 +146,25 @@ def write_folder_dataset(root: str | Path, spec: SyntheticSpec | None = None, se
     classes = {"names": spec.class_names, "colors": colours}
     (root / "classes.yaml").write_text(yaml.safe_dump(classes, sort_keys=False))
     return root
+
+
+def class_colours(spec: SyntheticSpec) -> list[tuple[int, int, int]]:
+    """The display colour of each class (black background), as written to classes.yaml."""
+    return [(0, 0, 0), *_HUES[: spec.num_classes - 1]]
+
+
+def write_paired_dataset(root: str | Path, spec: SyntheticSpec | None = None, seed: int = 0,
+                         count: int = 64) -> Path:
+    """Write label map -> photo pairs for image-to-image GANs: ROOT/A/N.png (colour label maps, the class
+    colours of `class_colours`) and ROOT/B/N.png (the images), N = 1..count.
+    """
+    spec = spec or SyntheticSpec()
+    root = Path(root)
+    (root / "A").mkdir(parents=True, exist_ok=True)
+    (root / "B").mkdir(parents=True, exist_ok=True)
+    lut = np.array(class_colours(spec), dtype=np.uint8)
+    for i in range(1, count + 1):
+        image, mask = make_sample(spec, seed, i)
+        Image.fromarray(lut[mask]).save(root / "A" / f"{i}.png")
+        Image.fromarray(image.squeeze(-1) if spec.channels == 1 else image).save(root / "B" / f"{i}.png")
+    return root

@@ -36,7 +36,7 @@ class Segmenter:
 
     def __init__(self, model: torch.nn.Module, info: ModelInfo, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
         self.info = info
         self._mean = torch.tensor(info.mean, device=self.device).view(1, -1, 1, 1)
         self._std = torch.tensor(info.std, device=self.device).view(1, -1, 1, 1)
@@ -69,7 +69,7 @@ class Segmenter:
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 N,C,H,W images -> float logits N,K,H,W at the same size."""
         x = (images.to(self.device).float() / 255.0 - self._mean) / self._std
-        return self.model(x).float()
+        return self.model(x.contiguous(memory_format=torch.channels_last)).float()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Per-class probabilities N,C,H,W (two channels, background and foreground, for binary models)."""

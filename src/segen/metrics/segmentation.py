@@ -52,7 +52,8 @@ class ConfusionMatrix:
             dist.all_reduce(self.matrix)
 
     def compute(self) -> dict[str, Any]:
-        """mean_iou, mean_dice, pixel_accuracy and per_class {name: {iou, dice, precision, recall, pixel_share}}."""
+        """mean_iou, mean_dice, pixel_accuracy, mean_class_accuracy (mean recall) and per_class {name: {iou, dice,
+        precision, recall, pixel_share}}."""
         m = self.matrix.double().cpu()
         tp = m.diag()
         truth, pred = m.sum(1), m.sum(0)
@@ -72,6 +73,7 @@ class ConfusionMatrix:
             "mean_iou": _mean(s["iou"] for s in per_class.values()),
             "mean_dice": _mean(s["dice"] for s in per_class.values()),
             "pixel_accuracy": float(tp.sum()) / total if total > 0 else None,
+            "mean_class_accuracy": _mean(s["recall"] for s in per_class.values()),
             "per_class": per_class,
         }
 

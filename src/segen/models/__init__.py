@@ -1,7 +1,16 @@
 """Model architectures and the model registry."""
 
+from segen.models.gan import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    GANPair,
+    PatchDiscriminator,
+    Pix2PixGenerator,
+    ProjectionDiscriminator,
+)
 from segen.models.registry import create_model, list_models, model_defaults, register_model
 from segen.models.unet import UNet, UNetDecoder, UNetEncoder
 
-__all__ = ["UNet", "UNetDecoder", "UNetEncoder", "create_model", "list_models", "model_defaults",
-           "register_model"]
+__all__ = ["DCGANDiscriminator", "DCGANGenerator", "GANPair", "PatchDiscriminator", "Pix2PixGenerator",
+           "ProjectionDiscriminator", "UNet", "UNetDecoder", "UNetEncoder", "create_model", "list_models",
+           "model_defaults", "register_model"]

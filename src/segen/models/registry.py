@@ -13,30 +13,35 @@ Builder = Callable[..., nn.Module]
 
 _BUILDERS: dict[str, Builder] = {}
 _DEFAULTS: dict[str, dict[str, Any]] = {}
+_FAMILIES: dict[str, str] = {}
+FAMILIES = ("segmentation", "gan")
 
 
-def register_model(name: str, **defaults: Any) -> Callable[[Builder], Builder]:
-    """Register `builder` under `name`; `defaults` are the preset's keyword arguments."""
+def register_model(name: str, family: str = "segmentation", **defaults: Any) -> Callable[[Builder], Builder]:
+    """Register `builder` under `name` in `family` (segmentation or gan); `defaults` are its preset arguments."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}")
 
     def decorate(builder: Builder) -> Builder:
         if name in _BUILDERS:
             raise ValueError(f"model {name!r} is already registered")
         _BUILDERS[name] = builder
         _DEFAULTS[name] = dict(defaults)
+        _FAMILIES[name] = family
         return builder
 
     return decorate
 
 
-def list_models() -> list[str]:
-    """Names of all registered models, sorted."""
+def list_models(family: str | None = None) -> list[str]:
+    """Names of the registered models (of one family when given), sorted."""
     _ensure_loaded()
-    return sorted(_BUILDERS)
+    return sorted(n for n in _BUILDERS if family is None or _FAMILIES[n] == family)
 
 
-def model_defaults(name: str) -> dict[str, Any]:
-    """The preset keyword arguments of model `name`."""
-    _check_name(name)
+def model_defaults(name: str, family: str | None = None) -> dict[str, Any]:
+    """The preset keyword arguments of model `name`; ConfigError if it is unknown or of another family."""
+    _check_name(name, family)
     return dict(_DEFAULTS[name])
 
 
@@ -54,12 +59,13 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
         raise ConfigError(f"model {name!r}: {exc}") from None
 
 
-def _check_name(name: str) -> None:
+def _check_name(name: str, family: str | None = None) -> None:
     _ensure_loaded()
-    if name not in _BUILDERS:
-        raise ConfigError(f"unknown model {name!r}; valid: {', '.join(sorted(_BUILDERS))}")
+    if name not in _BUILDERS or (family is not None and _FAMILIES[name] != family):
+        kind = f"{family} model" if family else "model"
+        raise ConfigError(f"unknown {kind} {name!r}; valid: {', '.join(list_models(family))}")
 
 
 def _ensure_loaded() -> None:
     """Import the modules that register models (idempotent)."""
-    from segen.models import unet  # noqa: F401
+    from segen.models import gan, unet  # noqa: F401

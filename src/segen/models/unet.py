@@ -8,6 +8,8 @@ padded to a multiple of 2**depth inside the model and the output is cropped back
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -82,7 +84,7 @@ class UNet(nn.Module):
         return self.head(self.decoder(features))[..., :h, :w]
 
 
-_COMMON = {"in_channels": 3, "num_classes": 1, "depth": 4, "norm": "batch", "activation": "relu",
+_COMMON: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": 4, "norm": "batch", "activation": "relu",
            "dropout": 0.0, "upsampling": "transpose"}
 
 

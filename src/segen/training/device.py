@@ -63,11 +63,28 @@ def _plain(value: Any) -> Any:
     return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
 
 
-def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """bf16 where the GPU supports it, else fp16, on CUDA when enabled; None (fp32) elsewhere."""
-    if not enabled or device.type != "cuda":
+def amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast type for `precision` on `device`; None means plain fp32.
+
+    "auto" is mixed precision on CUDA (bf16 where the GPU supports it, else fp16) and fp32 elsewhere.
+    "bf16" on a CPU is fast only with AMX or AVX512-BF16 (2-3x fp32 for convolutions); elsewhere it is
+    emulated and slow, which raises ConfigError. "fp16" needs CUDA.
+    """
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError(f"precision: fp16 needs a CUDA GPU (device is {device.type}); use bf16 or fp32")
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        raise ConfigError("precision: this CPU has no bf16 instructions (AMX or AVX512-BF16); use fp32")
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (Intel AMX tiles or AVX512-BF16)."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
 
 @contextlib.contextmanager

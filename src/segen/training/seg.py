@@ -25,7 +25,7 @@ from segen.data import (
 from segen.losses import create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
-from segen.models import create_model
+from segen.models import create_model, model_defaults
 from segen.training.device import amp_dtype, autocast, resolve_device, seed_everything
 from segen.training.ema import ModelEma
 from segen.training.schedule import lr_factor
@@ -60,13 +60,12 @@ class SegmentationTask:
         self.loss_name = resolve_loss_name(cfg.loss, num_classes)
         self.model_kwargs = {**cfg.model.overrides(), "in_channels": data.channels,
                              "num_classes": model_outputs(self.loss_name, num_classes)}
-        self.model = create_model(cfg.model.name, **self.model_kwargs).to(device)
-        if device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        model_defaults(cfg.model.name, family="segmentation")
+        self.model = create_model(cfg.model.name, **self.model_kwargs).to(device).to(memory_format=torch.channels_last)
         self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, cfg.class_weights).to(device)
         self.optimizer = _adamw(self.model, cfg)
         self.ema = ModelEma(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
-        self.amp = amp_dtype(device, cfg.train.amp)
+        self.amp = amp_dtype(device, cfg.train.precision)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
         self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
@@ -100,7 +99,7 @@ class SegmentationTask:
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
         x = normalise(images, self.mean, self.std)
-        return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cuda" else x
+        return x.contiguous(memory_format=torch.channels_last)
 
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
         images, masks = batch

@@ -1,0 +1,193 @@
+"""`segen gan train|sample|evaluate`: thin commands over segen's GAN training, sampling and evaluation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from segen.config import GAN_LOSSES, GAN_MODELS, PRECISIONS, GanConfig, load_yaml, merge
+from segen.errors import ConfigError
+
+POSITIVE_INT = click.IntRange(min=1)
+POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
+DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
+METRICS = ("fid", "kid", "fcn")
+
+
+@click.group("gan")
+def gan() -> None:
+    """Generation: train GANs (dcgan, cgan, pix2pix), sample from them, evaluate them."""
+
+
+@gan.command("train")
+@click.option("--model", type=click.Choice(GAN_MODELS), help="GAN (default dcgan).")
+@click.option("--data", "data_root", type=click.Path(), help="Images: a folder, class sub-folders, IDX files, or "
+              "pairs (side-by-side A|B images or A/ and B/ folders).")
+@click.option("--out", type=click.Path(), help="Run folder (config, metrics, checkpoints, samples).")
+@click.option("--loss", type=click.Choice(GAN_LOSSES), help="Adversarial loss (default non-saturating).")
+@click.option("--epochs", type=POSITIVE_INT, help="Epochs (default 50; unbounded with --max-time alone).")
+@click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes.")
+@click.option("--batch-size", type=POSITIVE_INT, help="Batch size (default 64; 4 for pix2pix).")
+@click.option("--image-size", type=(click.IntRange(8, 1024), click.IntRange(8, 1024)), metavar="H W",
+              help="Image size (default: the data's own).")
+@click.option("--channels", type=click.Choice(["1", "3"]), help="Image channels (default: the data's).")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="pix2pix: which half is the input.")
+@click.option("--ids", help="Paired data: train on these numeric file stems only, e.g. 1-350.")
+@click.option("--val-ids", help="Paired data: fixed validation inputs (sample grid, val L1), e.g. 351-400.")
+@click.option("--g-lr", type=POSITIVE_FLOAT, help="Generator learning rate (default 2e-4).")
+@click.option("--d-lr", type=POSITIVE_FLOAT, help="Discriminator learning rate (default 2e-4).")
+@click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 penalty weight on real images (default 0).")
+@click.option("--diffaugment", help="DiffAugment ops: color,translation,cutout | none | auto (default).")
+@click.option("--sample-every", type=POSITIVE_INT, help="Write a sample grid every N steps (default 500).")
+@click.option("--device", type=DEVICES, help="Device (default auto).")
+@click.option("--precision", type=click.Choice(PRECISIONS), help="auto = mixed on CUDA, fp32 on CPU; fp32/bf16/fp16.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def gan_train(model: str | None, data_root: str | None, out: str | None, loss: str | None, epochs: int | None,
+              max_time: float | None, batch_size: int | None, image_size: tuple[int, int] | None,
+              channels: str | None, direction: str | None, ids: str | None, val_ids: str | None,
+              g_lr: float | None, d_lr: float | None, r1_gamma: float | None, diffaugment: str | None,
+              sample_every: int | None, device: str | None, precision: str | None, seed: int | None,
+              workers: int | None, resume: bool, config_file: str | None, dry_run: bool, quiet: bool) -> None:
+    """Train a GAN: a generator and a discriminator against each other."""
+    flags = {
+        "model": {"name": model},
+        "data": {"root": data_root, "image_size": list(image_size) if image_size else None,
+                 "channels": int(channels) if channels else None, "direction": direction, "ids": ids,
+                 "val_ids": val_ids, "diffaugment": diffaugment, "num_workers": workers},
+        "optim": {"g_lr": g_lr, "d_lr": d_lr, "r1_gamma": r1_gamma},
+        "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
+                  "max_time": max_time, "precision": precision},
+        "loss": loss,
+        "sample_every": sample_every,
+    }
+    cfg = resolve_gan_config(config_file, flags, resume)
+    if dry_run:
+        import yaml
+
+        click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
+        return
+    from segen.training.gan import train_gan
+
+    result = train_gan(cfg, resume=resume, progress=not quiet)
+    state = result.state
+    if result.interrupted:
+        click.echo(f"interrupted after epoch {state.epoch}; continue with: segen gan train --out {cfg.train.out} "
+                   "--resume", err=True)
+        raise SystemExit(130)
+    click.echo(f"done: {state.epoch} epochs, {state.step} steps in {state.elapsed / 60:.1f} min; samples and "
+               f"checkpoints in {cfg.train.out}")
+
+
+def resolve_gan_config(config_file: str | None, flags: dict[str, Any], resume: bool) -> GanConfig:
+    """Defaults <- YAML file (or the run's own config.yaml when resuming) <- command-line flags."""
+    base: dict[str, Any] = {}
+    if config_file:
+        base = load_yaml(config_file)
+    elif resume:
+        out = flags["train"].get("out")
+        if not out:
+            raise ConfigError("--resume needs --out RUNDIR")
+        saved = Path(out) / "config.yaml"
+        if not saved.is_file():
+            raise ConfigError(f"{saved}: nothing to resume (no config.yaml in {out})")
+        base = load_yaml(saved)
+    return GanConfig.from_dict(merge(base, flags), config_file or "config").validate()
+
+
+@gan.command("sample")
+@click.option("--checkpoint", required=True, type=click.Path(), help="A GAN checkpoint (.pt).")
+@click.option("--out", required=True, type=click.Path(), help="Output folder (PNG files).")
+@click.option("--num", type=POSITIVE_INT, default=64, show_default=True, help="Number of samples.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--grid", is_flag=True, help="Also write all samples as one grid.png.")
+@click.option("--class", "class_id", type=click.IntRange(min=0), help="cgan: sample this class only.")
+@click.option("--input", "source", type=click.Path(), help="pix2pix: an input image or a folder of them.")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+def gan_sample(checkpoint: str, out: str, num: int, seed: int, grid: bool, class_id: int | None,
+               source: str | None, device: str) -> None:
+    """Generate images from a trained GAN (or translate inputs with pix2pix)."""
+    from segen.inference.generator import Generator, save_grid, save_images
+    from segen.training.device import resolve_device
+
+    generator = Generator.from_checkpoint(checkpoint, resolve_device(device))
+    if source is not None:
+        written = _translate_inputs(generator, source, Path(out), grid)
+        click.echo(f"wrote {written} image(s) to {out}")
+        return
+    if generator.info.conditioning == "image":
+        raise ConfigError("a pix2pix checkpoint translates images: give --input FILE_OR_DIR")
+    images = generator.sample(num, seed=seed, labels=class_id)
+    save_images(images, out)
+    if grid:
+        save_grid(images, Path(out) / "grid.png")
+    click.echo(f"wrote {num} sample(s) to {out}")
+
+
+def _translate_inputs(generator: Any, source: str, out: Path, grid: bool) -> int:
+    import torch
+
+    from segen.inference.generator import as_hwc, save_grid
+    from segen.inference.predict import list_inputs
+    from segen.reports.grid import save_png
+
+    outputs = []
+    for path in list_inputs(source):
+        image = generator.translate_file(path)
+        save_png(as_hwc(image), out / f"{path.stem}.png")
+        outputs.append(image)
+    if grid and len({tuple(o.shape) for o in outputs}) == 1:
+        save_grid(torch.stack(outputs), out / "grid.png")
+    return len(outputs)
+
+
+@gan.command("evaluate")
+@click.option("--checkpoint", type=click.Path(), help="A GAN checkpoint (.pt).")
+@click.option("--samples", type=click.Path(), help="Score a folder of generated images instead of a checkpoint.")
+@click.option("--data", "data_root", required=True, type=click.Path(), help="Reference images (for pix2pix: pairs).")
+@click.option("--split", default="test", show_default=True, help="IDX data: the split used as reference.")
+@click.option("--metrics", "metric_names", default="fid,kid", show_default=True,
+              help="Comma-separated: fid, kid, fcn (FCN-score, pix2pix).")
+@click.option("--num", type=POSITIVE_INT, default=10000, show_default=True, help="Generated images to score.")
+@click.option("--features", type=click.Path(), help="TorchScript feature network for FID/KID (instead of "
+              "Inception-v3).")
+@click.option("--inception-weights", type=click.Path(), help="Local Inception-v3 FID weights file.")
+@click.option("--segmenter", type=click.Path(), help="FCN-score: a segen segmentation checkpoint (photo -> labels).")
+@click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="pix2pix data: which half is the input.")
+@click.option("--ids", help="Paired data: evaluate on these numeric file stems, e.g. 351-400.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here.")
+@click.option("--device", type=DEVICES, default="auto", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar; print the scores as one JSON line.")
+def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, split: str, metric_names: str,
+                 num: int, features: str | None, inception_weights: str | None, segmenter: str | None,
+                 direction: str | None, ids: str | None, seed: int, json_out: str | None, device: str,
+                 quiet: bool) -> None:
+    """Score a generator: FID / KID against real images, FCN-score for label -> photo."""
+    from segen.inference.gan_eval import EvalRequest, evaluate_gan, format_gan_scores
+    from segen.training.device import resolve_device
+
+    names = [m.strip() for m in metric_names.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise ConfigError(f"--metrics: unknown {', '.join(unknown) or '(none given)'}; valid: {', '.join(METRICS)}")
+    if (checkpoint is None) == (samples is None):
+        raise ConfigError("give exactly one of --checkpoint CKPT or --samples DIR")
+    request = EvalRequest(checkpoint=checkpoint, samples=samples, data=data_root, split=split, metrics=tuple(names),
+                          num=num, features=features, inception_weights=inception_weights, segmenter=segmenter,
+                          direction=direction, ids=ids, seed=seed)
+    scores = evaluate_gan(request, resolve_device(device), progress=not quiet)
+    click.echo(json.dumps(scores) if quiet else format_gan_scores(scores))
+    if json_out:
+        path = Path(json_out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(scores, indent=2))
+        tmp.replace(path)

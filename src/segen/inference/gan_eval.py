@@ -1,0 +1,178 @@
+"""Scores for generators: FID / KID against real images, and the FCN-score of label -> photo translation.
+
+The FCN-score (Isola et al., pix2pix) runs a segmentation model on generated photos and compares
+its prediction with the label map the photos were generated from: a segmenter judges a generator.
+The same score on the real photos is the ceiling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from segen.data.generation import open_gan_dataset, parse_id_range
+from segen.data.io import read_image
+from segen.errors import ConfigError
+from segen.inference.generator import Generator, resize_to
+from segen.inference.predict import list_inputs
+from segen.inference.segmenter import Segmenter
+from segen.metrics import ConfusionMatrix
+from segen.metrics.generation import GenerationMetrics, InceptionFeatures, TorchScriptFeatures
+
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """What to score and against what (the arguments of `segen gan evaluate`)."""
+
+    data: str
+    checkpoint: str | None = None
+    samples: str | None = None
+    split: str = "test"
+    metrics: tuple[str, ...] = ("fid", "kid")
+    num: int = 10000
+    features: str | None = None
+    inception_weights: str | None = None
+    segmenter: str | None = None
+    direction: str | None = None
+    ids: str | None = None
+    seed: int = 0
+
+
+def evaluate_gan(request: EvalRequest, device: torch.device, progress: bool = True) -> dict[str, Any]:
+    """Compute the requested metrics; returns a flat dict of scores and what they were computed on."""
+    generator = Generator.from_checkpoint(request.checkpoint, device) if request.checkpoint else None
+    scores: dict[str, Any] = {}
+    distribution = [m for m in request.metrics if m in ("fid", "kid")]
+    if distribution:
+        scores.update(_distribution_scores(request, generator, distribution, device, progress))
+    if "fcn" in request.metrics:
+        if generator is None:
+            raise ConfigError("--metrics fcn needs --checkpoint (a pix2pix generator), not --samples")
+        scores.update(fcn_score(request, generator, device, progress))
+    return scores
+
+
+def feature_network(request: EvalRequest) -> nn.Module:
+    """The TorchScript network given by --features, else the standard Inception-v3 (a given weights file, the
+    cache, or downloaded into the cache when no file was named)."""
+    if request.features:
+        return TorchScriptFeatures(request.features)
+    return InceptionFeatures(request.inception_weights, download=request.inception_weights is None)
+
+
+def _distribution_scores(request: EvalRequest, generator: Generator | None, names: list[str],
+                         device: torch.device, progress: bool) -> dict[str, Any]:
+    metric = GenerationMetrics(feature_network(request), metrics=tuple(names), device=device)
+    size, channels, kind = _reference_shape(generator)
+    reals, _ = open_gan_dataset(request.data, kind, size, channels, split=request.split,
+                                direction=request.direction or "AtoB", jitter=False,
+                                ids=parse_id_range(request.ids) if request.ids else None)
+    real_count = 0
+    for batch in tqdm(DataLoader(reals, batch_size=BATCH), desc="real", disable=not progress, unit="batch"):
+        images = batch[1] if kind == "paired" else (batch[0] if isinstance(batch, list | tuple) else batch)
+        metric.update(images, real=True)
+        real_count += images.shape[0]
+    fake_count = 0
+    for images in tqdm(_fake_batches(request, generator, reals, kind), desc="generated", disable=not progress,
+                       unit="batch"):
+        metric.update(images, real=False)
+        fake_count += images.shape[0]
+    return {**metric.compute(), "real_images": real_count, "generated_images": fake_count}
+
+
+def _reference_shape(generator: Generator | None) -> tuple[tuple[int, int] | None, int | None, str]:
+    if generator is None:
+        return None, None, "unconditional"
+    kind = "paired" if generator.info.conditioning == "image" else "unconditional"
+    return generator.info.image_size, generator.info.channels, kind
+
+
+def _fake_batches(request: EvalRequest, generator: Generator | None, reals: Any, kind: str) -> Iterator[torch.Tensor]:
+    if generator is None:
+        yield from _folder_batches(Path(request.samples or ""))
+        return
+    if kind == "paired":
+        for inputs, _ in DataLoader(reals, batch_size=8):
+            yield generator.translate(inputs)
+        return
+    for start in range(0, request.num, BATCH):
+        n = min(BATCH, request.num - start)
+        yield generator.sample(n, seed=request.seed * 1_000_003 + start)
+
+
+def _folder_batches(folder: Path) -> Iterator[torch.Tensor]:
+    files = list_inputs(folder)
+    first = read_image(files[0], 3 if _is_colour(files[0]) else 1)
+    channels, size = first.shape[0], tuple(first.shape[-2:])
+    for start in range(0, len(files), BATCH):
+        images = [resize_to(read_image(f, channels)[None], size)[0] for f in files[start:start + BATCH]]  # type: ignore[arg-type]
+        yield torch.stack(images)
+
+
+def _is_colour(path: Path) -> bool:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.mode not in ("L", "1", "I", "I;16", "F", "LA")
+
+
+def quantise_labels(label_maps: torch.Tensor, palette: list[tuple[int, int, int]]) -> torch.Tensor:
+    """uint8 N,3,H,W colour label maps -> int64 N,H,W class ids of the nearest palette colour."""
+    colours = torch.tensor(palette, dtype=torch.float32, device=label_maps.device)  # K,3
+    pixels = label_maps.float().permute(0, 2, 3, 1).unsqueeze(-2)  # N,H,W,1,3
+    return (pixels - colours).square().sum(-1).argmin(-1)
+
+
+def fcn_score(request: EvalRequest, generator: Generator, device: torch.device, progress: bool) -> dict[str, Any]:
+    """FCN-score of generated photos and of the real photos (the ceiling) against the input label maps."""
+    if generator.info.conditioning != "image":
+        raise ConfigError("--metrics fcn scores image-to-image (pix2pix) generators")
+    if not request.segmenter:
+        raise ConfigError("--metrics fcn needs --segmenter CKPT (a segmentation model trained on photo -> labels)")
+    segmenter = Segmenter.from_checkpoint(request.segmenter, device)
+    if segmenter.info.channels != generator.info.channels:
+        raise ConfigError(f"{request.segmenter}: takes {segmenter.info.channels}-channel images but the generator "
+                          f"makes {generator.info.channels}-channel ones")
+    pairs, _ = open_gan_dataset(request.data, "paired", generator.info.image_size, None, split=request.split,
+                                direction=request.direction or "AtoB", jitter=False,
+                                ids=parse_id_range(request.ids) if request.ids else None)
+    names = segmenter.info.class_names
+    generated = ConfusionMatrix(len(names), segmenter.info.ignore_index, names)
+    real = ConfusionMatrix(len(names), segmenter.info.ignore_index, names)
+    for labels, photos in tqdm(DataLoader(pairs, batch_size=8), desc="fcn-score", disable=not progress,
+                               unit="batch"):
+        truth = quantise_labels(labels, segmenter.palette)
+        generated.update(_segment(segmenter, generator.translate(labels)), truth)
+        real.update(_segment(segmenter, photos), truth)
+    return {**_fcn_fields("fcn", generated.compute()), **_fcn_fields("fcn_real", real.compute()),
+            "fcn_images": len(pairs)}  # type: ignore[arg-type]
+
+
+def _segment(segmenter: Segmenter, images: torch.Tensor) -> torch.Tensor:
+    from segen.metrics import logits_to_labels
+
+    return logits_to_labels(segmenter.logits(images)).cpu()
+
+
+def _fcn_fields(prefix: str, scores: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}/pixel_accuracy": scores["pixel_accuracy"],
+            f"{prefix}/mean_class_accuracy": scores["mean_class_accuracy"],
+            f"{prefix}/mean_iou": scores["mean_iou"]}
+
+
+def format_gan_scores(scores: dict[str, Any]) -> str:
+    """A short human-readable table of the scores."""
+    lines = []
+    for key, value in scores.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key:<32} {shown}")
+    return "\n".join(lines)
