@@ -8,12 +8,25 @@ Python API (mirrors the command line)::
     mask = segen.Segmenter.from_checkpoint("runs/a/best.pt").predict("image.png")
 """
 
-from segen.config import AugmentConfig, DataConfig, ModelConfig, OptimConfig, SegConfig, TrainConfig
+from segen.config import (
+    AugmentConfig,
+    DataConfig,
+    GanConfig,
+    GanDataConfig,
+    GanModelConfig,
+    GanOptimConfig,
+    ModelConfig,
+    OptimConfig,
+    SegConfig,
+    TrainConfig,
+)
 from segen.data import SyntheticSpec, write_folder_dataset
 from segen.errors import CheckpointError, ConfigError, DataError, SegenError
 from segen.inference import Segmenter, evaluate_segmentation, predict_files
+from segen.inference.generator import Generator
 from segen.models import create_model, list_models
 from segen.training import train_segmentation
+from segen.training.gan import train_gan
 
 __version__ = "0.1.0"
 
@@ -23,6 +36,11 @@ __all__ = [
            "ConfigError",
            "DataConfig",
            "DataError",
+           "GanConfig",
+           "GanDataConfig",
+           "GanModelConfig",
+           "GanOptimConfig",
+           "Generator",
            "ModelConfig",
            "OptimConfig",
            "SegConfig",
@@ -34,6 +52,7 @@ __all__ = [
            "evaluate_segmentation",
            "list_models",
            "predict_files",
+           "train_gan",
            "train_segmentation",
            "write_folder_dataset",
 ]

@@ -1,4 +1,5 @@
-"""The built-in demo: synthetic data -> U-Net training -> evaluation -> prediction -> HTML report.
+"""The built-in demo: synthetic data -> U-Net training -> evaluation -> prediction, then a small pix2pix
+GAN that paints images from label maps, judged by the trained U-Net (FCN-score) -> HTML report.
 
 Needs no network and no data of the user's; sized to finish within a few minutes on a laptop CPU.
 """
@@ -12,19 +13,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from segen.config import DataConfig, ModelConfig, SegConfig, TrainConfig
+from segen.config import DataConfig, GanConfig, GanDataConfig, GanModelConfig, ModelConfig, SegConfig, TrainConfig
 from segen.data import SyntheticSpec, list_split, read_mask, write_folder_dataset
 from segen.data.io import read_image
+from segen.data.synthetic import write_paired_dataset
 from segen.inference import Segmenter, evaluate_segmentation, predict_files
+from segen.inference.gan_eval import EvalRequest, evaluate_gan
 from segen.reports import colorize, image_grid, overlay, plot_curves, save_png, write_report
 from segen.training import train_segmentation
+from segen.training.gan import train_gan
 
 DEMO_SPLITS = {"train": 240, "val": 40, "test": 40}
 DEMO_SPEC = SyntheticSpec(height=128, width=128, num_classes=4)
 
 
 DEMO_EPOCHS = 20
+GAN_PAIRS = 200
+GAN_TRAIN_IDS, GAN_VAL_IDS = "1-160", "161-200"
+GAN_EPOCHS = 12
+GAN_SHARE = 0.25  # the GAN's time cap, as a share of the segmentation's (1 minute by default)
 
 
 def demo_config(data_root: Path, run_dir: Path, minutes: float, seed: int) -> SegConfig:
@@ -36,6 +45,16 @@ def demo_config(data_root: Path, run_dir: Path, minutes: float, seed: int) -> Se
     )
 
 
+def gan_config(pairs: Path, run_dir: Path, minutes: float, seed: int) -> GanConfig:
+    """The demo's GAN: a small pix2pix (label map -> image) at 128x128, 12 epochs, at most `minutes`."""
+    return GanConfig(
+        model=GanModelConfig(name="pix2pix", width=16, d_width=16, depth=5),
+        data=GanDataConfig(root=str(pairs), ids=GAN_TRAIN_IDS, val_ids=GAN_VAL_IDS),
+        train=TrainConfig(out=str(run_dir), epochs=GAN_EPOCHS, max_time=minutes, batch_size=8, seed=seed),
+        sample_count=6,
+    )
+
+
 def run_demo(out: str | Path = "segen-demo", minutes: float = 4.0, seed: int = 0, progress: bool = True) -> Path:
     """Run the whole demo in `out`; returns the path of `report.html`."""
     out = Path(out)
@@ -43,17 +62,35 @@ def run_demo(out: str | Path = "segen-demo", minutes: float = 4.0, seed: int = 0
     if not (data_root / "classes.yaml").is_file():
         _say(f"writing synthetic dataset to {data_root}")
         write_folder_dataset(data_root, DEMO_SPEC, seed=seed, splits=DEMO_SPLITS)
-    run_dir = out / "run"
-    if run_dir.exists():
-        _say(f"replacing the previous demo run in {run_dir}")
-        shutil.rmtree(run_dir)
+    run_dir = _fresh(out / "run")
     _say(f"training unet-small for {DEMO_EPOCHS} epochs (at most {minutes:g} min)")
     train_segmentation(demo_config(data_root, run_dir, minutes, seed), progress=progress)
     segmenter = Segmenter.from_checkpoint(run_dir / "best.pt")
     scores = {split: evaluate_segmentation(segmenter, data_root, split, progress=progress) for split in ("val", "test")}
-    (out / "scores.json").write_text(json.dumps(scores, indent=2))
     predict_files(segmenter, data_root / "test" / "images", out / "predictions", overlays=True, progress=progress)
+    scores["gan"] = _run_gan(out, run_dir / "best.pt", minutes * GAN_SHARE, seed, progress)
+    (out / "scores.json").write_text(json.dumps(scores, indent=2))
     return _report(out, run_dir, data_root, segmenter, scores)
+
+
+def _run_gan(out: Path, segmenter_checkpoint: Path, minutes: float, seed: int, progress: bool) -> dict[str, Any]:
+    """Train the demo pix2pix on label map -> image pairs and score it with the demo's segmenter."""
+    pairs = out / "pairs"
+    if not (pairs / "B" / f"{GAN_PAIRS}.png").is_file():
+        write_paired_dataset(pairs, DEMO_SPEC, seed=seed + 1, count=GAN_PAIRS)
+    gan_dir = _fresh(out / "gan")
+    _say(f"training pix2pix (label map -> image) for {GAN_EPOCHS} epochs (at most {minutes:g} min)")
+    train_gan(gan_config(pairs, gan_dir, minutes, seed), progress=progress)
+    request = EvalRequest(data=str(pairs), checkpoint=str(gan_dir / "best.pt"), metrics=("fcn",),
+                          segmenter=str(segmenter_checkpoint), ids=GAN_VAL_IDS)
+    return evaluate_gan(request, torch.device("cpu"), progress=progress)
+
+
+def _fresh(run_dir: Path) -> Path:
+    if run_dir.exists():
+        _say(f"replacing the previous demo run in {run_dir}")
+        shutil.rmtree(run_dir)
+    return run_dir
 
 
 def _report(out: Path, run_dir: Path, data_root: Path, segmenter: Segmenter, scores: dict[str, Any]) -> Path:
@@ -64,14 +101,19 @@ def _report(out: Path, run_dir: Path, data_root: Path, segmenter: Segmenter, sco
     summary = {"val mean IoU": val["mean_iou"], "val mean Dice": val["mean_dice"],
                "test mean IoU": test["mean_iou"], "test mean Dice": test["mean_dice"],
                "test pixel accuracy": test["pixel_accuracy"], "epochs": history[-1]["epoch"],
-               "training time (s)": history[-1]["time_s"], "checkpoint": str(run_dir / "best.pt")}
+               "training time (s)": history[-1]["time_s"], "checkpoint": str(run_dir / "best.pt"),
+               "pix2pix FCN-score mean IoU (generated images)": scores["gan"]["fcn/mean_iou"],
+               "FCN-score mean IoU of the real images (ceiling)": scores["gan"]["fcn_real/mean_iou"]}
     per_class = {name: {k: v for k, v in s.items()} for name, s in test["per_class"].items()}
     return write_report(out / "report.html", "segen demo: U-Net on synthetic shapes", summary=summary,
                         per_class=per_class,
                         images=[("Loss and validation metrics per epoch", "curves.png"),
-                                ("Test images: image | truth | prediction | prediction over the image", "samples.png")],
+                                ("Test images: image | truth | prediction | prediction over the image", "samples.png"),
+                                ("pix2pix on held-out label maps: input | generated | real", "gan/samples.png")],
                         notes=[f"Data: {data_root} (synthetic, {DEMO_SPEC.num_classes} classes). "
-                               f"Per-class scores are on the test split."])
+                               f"Per-class scores are on the test split.",
+                               "The FCN-score runs the trained U-Net on images that pix2pix generated from held-out "
+                               "label maps and compares its masks with those label maps (Isola et al.)."])
 
 
 def _overlay_grid(segmenter: Segmenter, data_root: Path, predictions: Path, rows: int = 6) -> np.ndarray:

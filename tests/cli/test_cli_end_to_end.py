@@ -104,3 +104,5 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     scores = json.loads((out / "scores.json").read_text())
     assert 0 <= scores["val"]["mean_iou"] <= 1
     assert os.path.isfile(out / "run" / "best.pt")
+    assert "gan/samples.png" in html and os.path.isfile(out / "gan" / "samples.png")
+    assert 0 <= scores["gan"]["fcn/mean_iou"] <= 1 and 0 <= scores["gan"]["fcn_real/mean_iou"] <= 1
