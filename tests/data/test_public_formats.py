@@ -1,4 +1,4 @@
-"""Public dataset formats (CamVid, VOC, Cityscapes, image/label) and conversion to the folder format."""
+"""Public dataset formats (CamVid, VOC, Cityscapes, Oxford-IIIT Pet, image/label) and conversion to the folder format."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from segen.config import DataConfig
 from segen.data import SegmentationDataset, load_segmentation_data, read_mask
 from segen.data.convert import convert_dataset
 from segen.data.formats import get_format
-from segen.data.public_formats import CITYSCAPES_CLASSES, VOC_CLASSES, voc_palette
+from segen.data.public_formats import CITYSCAPES_CLASSES, PET_CLASSES, VOC_CLASSES, voc_palette
 from segen.errors import DataError
 
 H, W = 8, 12
@@ -63,6 +63,19 @@ def make_voc(root: Path) -> Path:
         lists.mkdir(parents=True, exist_ok=True)
         (lists / f"{split}.txt").write_text("\n".join(names) + "\n")
     (inner / "ImageSets" / "Segmentation" / "trainval.txt").write_text("\n".join(stems["train"] + stems["val"]))
+    return root
+
+
+def make_oxford_pet(root: Path) -> Path:
+    """The layout `segen data download oxford-pet` extracts: images/, annotations/trimaps/, split lists."""
+    stems = {"trainval": ["Abyssinian_1", "Abyssinian_2", "beagle_1"], "test": ["beagle_2", "pug_1"]}
+    for split, names in stems.items():
+        for i, stem in enumerate(names):
+            _image(root / "images" / stem, i, suffix=".jpg")
+            _mask(root / "annotations" / "trimaps" / f"{stem}.png", [1, 2, 3], i)
+        lines = [f"{stem} {i + 1} 1 1" for i, stem in enumerate(names)]
+        (root / "annotations" / f"{split}.txt").write_text("#Image CLASS-ID SPECIES BREED ID\n" + "\n".join(lines))
+    (root / "images" / "Abyssinian_100.mat").write_bytes(b"not an image, not listed")
     return root
 
 
@@ -148,6 +161,28 @@ def test_voc_listed_but_missing(tmp_path: Path) -> None:
         f.write("2009_999999\n")
     with pytest.raises(DataError, match=r"JPEGImages/2009_999999\.jpg: not found"):
         load_segmentation_data(DataConfig(root=str(inner), format="voc"), seed=0)
+
+
+def test_oxford_pet(tmp_path: Path) -> None:
+    root = make_oxford_pet(tmp_path)
+    fmt = get_format("oxford-pet")
+    assert fmt.detect(root) and fmt.splits(root) == ["train", "test"]
+    assert [s.image.name for s in fmt.samples(root, "test")] == ["beagle_2.jpg", "pug_1.jpg"]
+    lut = fmt.mask_lut(root, 255)
+    assert lut is not None and (lut[1], lut[2], lut[3]) == (1, 0, 255) and lut[7] == 7
+    data = load_segmentation_data(DataConfig(root=str(root), format="auto"), seed=0)
+    assert data.format == "oxford-pet" and data.classes.names == PET_CLASSES
+    assert len(data.train) + len(data.val) == 3 and data.test is not None and len(data.test) == 2
+    assert set(data.test.mask(0).unique().tolist()) == {0, 1, 255}
+
+
+def test_oxford_pet_listed_but_missing(tmp_path: Path) -> None:
+    root = make_oxford_pet(tmp_path)
+    (root / "annotations" / "trimaps" / "pug_1.png").unlink()
+    with pytest.raises(DataError, match=r"trimaps/pug_1\.png: not found \('pug_1' is listed in .*test\.txt\)"):
+        get_format("oxford-pet").samples(root, "test")
+    with pytest.raises(DataError, match=r"has splits train and test, not 'val'"):
+        get_format("oxford-pet").samples(root, "val")
 
 
 def test_cityscapes(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Public dataset layouts with their class names and colours built in: CamVid, Pascal VOC, Cityscapes, image/label.
 
-Importing this module registers the formats `camvid`, `voc`, `cityscapes`, `image-label` and
-`image-label-inverted` (see `segen.data.formats`). Each maps its stored mask values to class ids with a
+Importing this module registers the formats `camvid`, `voc`, `cityscapes`, `oxford-pet`, `image-label`
+and `image-label-inverted` (see `segen.data.formats`). Each maps its stored mask values to class ids with a
 256-entry lookup table; values a format does not know are either sent to the ignore value (VOC boundary,
 Cityscapes' unused label ids, CamVid void) or left unchanged so that the dataset's value check names the file.
 """
@@ -41,6 +41,12 @@ CITYSCAPES_TRAIN_IDS = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21
                         26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 _CITY_IMAGE, _CITY_LABEL = "_leftImg8bit.png", "_gtFine_labelIds.png"
 
+PET_CLASSES = ["background", "pet"]
+PET_COLORS = [(0, 0, 0), (255, 160, 0)]
+PET_TRIMAP = {1: 1, 2: 0}  # stored trimap value -> class id; 3 (the uncertain border) is ignored
+PET_BORDER = 3
+PET_LISTS = {"train": "trainval.txt", "test": "test.txt"}
+
 DEFAULT_FOREGROUND = 255
 """Stored value of the foreground in `image-label` masks; `image-label-inverted` uses 0 instead."""
 
@@ -56,6 +62,24 @@ def voc_palette(n: int = 21) -> list[tuple[int, int, int]]:
             cid >>= 3
         colors.append((rgb[0], rgb[1], rgb[2]))
     return colors
+
+
+def listed_samples(list_file: Path, images: Path, masks: Path) -> list[Sample]:
+    """The pairs `images/STEM.jpg`, `masks/STEM.png` of the stems listed (first word per line) in `list_file`."""
+    if not list_file.is_file():
+        raise DataError(f"{list_file}: split list not found")
+    stems = sorted({line.split()[0] for line in list_file.read_text().splitlines()
+                    if line.strip() and not line.startswith("#")})
+    if not stems:
+        raise DataError(f"{list_file}: lists no images")
+    samples = []
+    for stem in stems:
+        sample = Sample(images / f"{stem}.jpg", masks / f"{stem}.png")
+        for path in (sample.image, sample.mask):
+            if not path.is_file():
+                raise DataError(f"{path}: not found ({stem!r} is listed in {list_file})")
+        samples.append(sample)
+    return samples
 
 
 @register_format
@@ -109,20 +133,8 @@ class VocFormat:
 
     def samples(self, root: Path, split: str) -> list[Sample]:
         inner = voc_root(root)
-        list_file = inner / "ImageSets" / "Segmentation" / f"{split}.txt"
-        if not list_file.is_file():
-            raise DataError(f"{list_file}: split list not found")
-        stems = sorted({line.split()[0] for line in list_file.read_text().splitlines() if line.strip()})
-        if not stems:
-            raise DataError(f"{list_file}: lists no images")
-        samples = []
-        for stem in stems:
-            sample = Sample(inner / "JPEGImages" / f"{stem}.jpg", inner / "SegmentationClass" / f"{stem}.png")
-            for path in (sample.image, sample.mask):
-                if not path.is_file():
-                    raise DataError(f"{path}: not found ({stem!r} is listed in {list_file})")
-            samples.append(sample)
-        return samples
+        return listed_samples(inner / "ImageSets" / "Segmentation" / f"{split}.txt", inner / "JPEGImages",
+                              inner / "SegmentationClass")
 
     def classes(self, root: Path) -> ClassInfo | None:
         return ClassInfo(list(VOC_CLASSES), voc_palette(len(VOC_CLASSES)))
@@ -192,6 +204,40 @@ class CityscapesFormat:
 
     def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
         return cityscapes_lut(ignore_index)
+
+
+@register_format
+class OxfordPetFormat:
+    """Oxford-IIIT Pet: images/*.jpg, annotations/trimaps/*.png, annotations/{trainval,test}.txt.
+
+    Trimaps store 1 = pet, 2 = background, 3 = border; the border is ignored, so pet vs background is a
+    binary task. `trainval.txt` is the train split (segen holds out its own validation images), `test.txt`
+    the test split.
+    """
+
+    name = "oxford-pet"
+
+    def detect(self, root: Path) -> bool:
+        return (root / "images").is_dir() and (root / "annotations" / "trimaps").is_dir()
+
+    def splits(self, root: Path) -> list[str]:
+        return [s for s, name in PET_LISTS.items() if (root / "annotations" / name).is_file()]
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        if split not in PET_LISTS:
+            raise DataError(f"{root}: format 'oxford-pet' has splits train and test, not {split!r}")
+        return listed_samples(root / "annotations" / PET_LISTS[split], root / "images",
+                              root / "annotations" / "trimaps")
+
+    def classes(self, root: Path) -> ClassInfo | None:
+        return ClassInfo(list(PET_CLASSES), list(PET_COLORS))
+
+    def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
+        lut = identity_lut()
+        for stored, class_id in PET_TRIMAP.items():
+            lut[stored] = class_id
+        lut[PET_BORDER] = ignore_index
+        return lut
 
 
 IMAGE_LABEL_DIRS = (("image", "label"), ("images", "labels"))
