@@ -1,4 +1,4 @@
-"""Public dataset formats (CamVid, VOC, Cityscapes, Oxford-IIIT Pet, image/label) and conversion to the folder format."""
+"""Public dataset formats (CamVid, VOC, Cityscapes, Oxford-IIIT Pet, image/label) and conversion to folders."""
 
 from __future__ import annotations
 
