@@ -119,6 +119,8 @@ def test_cgan_on_class_folders_samples_the_asked_class(classes_root: Path, tmp_p
     assert generator.info.class_names == ["class0", "class1"]
     assert generator.sample(3, labels=1).shape == (3, 1, 16, 16)
     assert not torch.equal(generator.sample(3, seed=0, labels=0), generator.sample(3, seed=0, labels=1))
+    grid = np.asarray(Image.open(out / "samples.png"))
+    assert grid.shape[1] < grid.shape[0]  # 64 samples in 2 columns, one per class: a tall grid
 
 
 def test_pix2pix_validates_on_held_out_ids_and_translates(pairs_root: Path, tmp_path: Path) -> None:

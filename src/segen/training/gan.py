@@ -268,8 +268,14 @@ class GanTask:
         if self.conditioning == "paired":
             rows = [[a, o, b] for a, o, b in zip(_hwc(f["a"]), images, _hwc(f["b"]), strict=True)]
             return image_grid(rows)
-        cols = max(1, math.ceil(math.sqrt(len(images))))
+        cols = self._grid_columns(len(images))
         return image_grid([images[i:i + cols] for i in range(0, len(images), cols)])
+
+    def _grid_columns(self, count: int) -> int:
+        """A square-ish grid; for class GANs one column per class (the fixed labels cycle through them)."""
+        if self.conditioning == "class" and count >= self.gan.num_classes:
+            return self.gan.num_classes
+        return max(1, math.ceil(math.sqrt(count)))
 
     def write_samples(self, path: Path) -> None:
         save_png(self.sample_grid(), path)
