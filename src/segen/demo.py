@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from segen.config import DataConfig, GanConfig, GanDataConfig, GanModelConfig, ModelConfig, SegConfig, TrainConfig
 from segen.data import SyntheticSpec, list_split, read_mask, write_folder_dataset
@@ -23,6 +22,7 @@ from segen.inference import Segmenter, evaluate_segmentation, predict_files
 from segen.inference.gan_eval import EvalRequest, evaluate_gan
 from segen.reports import colorize, image_grid, overlay, plot_curves, save_png, write_report
 from segen.training import train_segmentation
+from segen.training.device import resolve_device
 from segen.training.gan import train_gan
 
 DEMO_SPLITS = {"train": 240, "val": 40, "test": 40}
@@ -83,7 +83,7 @@ def _run_gan(out: Path, segmenter_checkpoint: Path, minutes: float, seed: int, p
     train_gan(gan_config(pairs, gan_dir, minutes, seed), progress=progress)
     request = EvalRequest(data=str(pairs), checkpoint=str(gan_dir / "best.pt"), metrics=("fcn",),
                           segmenter=str(segmenter_checkpoint), ids=GAN_VAL_IDS)
-    return evaluate_gan(request, torch.device("cpu"), progress=progress)
+    return evaluate_gan(request, resolve_device("auto"), progress=progress)
 
 
 def _fresh(run_dir: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Public dataset layouts with their class names and colours built in: CamVid, Pascal VOC, Cityscapes, image/label.
+"""Public dataset layouts with class names and colours built in: CamVid, VOC, Cityscapes, Oxford Pet, image/label.
 
 Importing this module registers the formats `camvid`, `voc`, `cityscapes`, `oxford-pet`, `image-label`
 and `image-label-inverted` (see `segen.data.formats`). Each maps its stored mask values to class ids with a
