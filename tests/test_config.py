@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from segen.checkpoint import load_checkpoint, save_checkpoint
-from segen.config import SegConfig, load_yaml, merge, save_yaml
+from segen.config import GanConfig, SegConfig, load_yaml, merge, save_yaml
 from segen.errors import CheckpointError, ConfigError
 
 
@@ -34,6 +34,14 @@ def test_type_and_range_errors_name_the_key() -> None:
         SegConfig.from_dict({"data": {"root": "d", "augment": {"preset": "x"}}, "train": {"out": "o"}}).validate()
     with pytest.raises(ConfigError, match="data.root"):
         SegConfig().validate()
+    base = {"data": {"root": "d"}, "train": {"out": "o"}}
+    with pytest.raises(ConfigError, match="model.stem_stride"):
+        SegConfig.from_dict({**base, "model": {"stem_stride": 3}}).validate()
+    with pytest.raises(ConfigError, match="model.encoder"):
+        SegConfig.from_dict({**base, "model": {"encoder": "resnet"}}).validate()
+    with pytest.raises(ConfigError, match="model.generator.*pix2pix"):
+        GanConfig.from_dict({"model": {"name": "dcgan", "generator": "unet"}, "data": {"root": "d"},
+                             "train": {"out": "o"}}).validate()
 
 
 def test_epochs_default_depends_on_budget() -> None:

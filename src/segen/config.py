@@ -23,6 +23,7 @@ LOSSES_SEG = ("auto", "ce", "dice", "ce+dice", "bce", "bce+dice")
 NORMS = ("batch", "instance", "group", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "elu")
 UPSAMPLINGS = ("transpose", "bilinear")
+ENCODERS = ("double", "residual")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "poly", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -39,6 +40,8 @@ class ModelConfig:
     activation: str | None = None
     dropout: float | None = None
     upsampling: str | None = None
+    stem_stride: int | None = None
+    encoder: str | None = None
 
     def overrides(self) -> dict[str, Any]:
         """Preset overrides that were set (not None)."""
@@ -46,6 +49,8 @@ class ModelConfig:
                 and getattr(self, f.name) is not None}
 
     def validate(self) -> None:
+        _check(self.stem_stride in (None, 1, 2, 4), "model.stem_stride", "must be 1, 2 or 4")
+        _check_choice(self.encoder, ENCODERS, "model.encoder")
         _check(self.depth is None or 1 <= self.depth <= 8, "model.depth", "must be between 1 and 8")
         _check(self.base_width is None or self.base_width >= 1, "model.base_width", "must be >= 1")
         _check_choice(self.norm, NORMS, "model.norm")
@@ -202,6 +207,7 @@ GAN_MODELS = ("dcgan", "cgan", "pix2pix")
 GAN_LOSSES = ("minimax", "non-saturating", "lsgan", "hinge", "wgan-gp")
 GAN_NORMS = ("batch", "instance", "group", "layer", "none")
 DIRECTIONS = ("AtoB", "BtoA")
+PIX2PIX_GENERATORS = ("unet", "paper")
 DIFFAUGMENT_POLICIES = ("auto", "none", "color", "translation", "cutout")
 
 
@@ -218,6 +224,7 @@ class GanModelConfig:
     norm: str | None = None
     depth: int | None = None
     dropout: float | None = None
+    generator: str | None = None
 
     def overrides(self) -> dict[str, Any]:
         """Preset overrides that were set (not None)."""
@@ -226,6 +233,8 @@ class GanModelConfig:
 
     def validate(self) -> None:
         _check_choice(self.name, GAN_MODELS, "model")
+        _check_choice(self.generator, PIX2PIX_GENERATORS, "model.generator")
+        _check(self.generator is None or self.name == "pix2pix", "model.generator", "is a pix2pix option")
         for name in ("latent_dim", "width", "d_width", "depth"):
             value = getattr(self, name)
             _check(value is None or value >= 1, f"model.{name}", f"must be >= 1, got {value}")

@@ -12,10 +12,13 @@ from segen.models import (
     GANPair,
     PatchDiscriminator,
     Pix2PixGenerator,
+    UNet,
+    UNetTranslator,
     create_model,
     list_models,
     model_defaults,
 )
+from segen.nn import DoubleConv, UpBlock
 
 SMALL = {"width": 8, "d_width": 8}
 SIZES = [((28, 28), 1), ((32, 32), 3), ((48, 80), 3), ((64, 64), 3)]
@@ -35,7 +38,7 @@ def test_gans_are_registered() -> None:
     assert {"dcgan", "cgan", "pix2pix"} <= set(list_models())
     assert model_defaults("dcgan")["latent_dim"] == 128
     assert model_defaults("cgan")["num_classes"] == 10
-    assert model_defaults("pix2pix")["depth"] == 8
+    assert model_defaults("pix2pix")["generator"] == "unet"  # depth and width follow the generator
 
 
 @pytest.mark.parametrize("name", ["dcgan", "cgan"])
@@ -118,6 +121,31 @@ def test_pix2pix_forward_and_backward(size: tuple[int, int], patches: tuple[int,
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in pair.parameters())
 
 
+def test_pix2pix_generator_is_the_segmentation_unet() -> None:
+    pair = create_model("pix2pix", in_channels=1, channels=3, **SMALL)
+    assert isinstance(pair.generator, UNetTranslator)
+    unet = pair.generator.unet
+    assert isinstance(unet, UNet) and unet.stem is not None
+    blocks = {type(m) for m in unet.modules()}
+    assert {DoubleConv, UpBlock} <= blocks
+    dropouts = [m for block in unet.decoder.blocks for m in block.modules() if isinstance(m, torch.nn.Dropout2d)]
+    assert len(dropouts) == 3 and all(d.p == 0.5 for d in dropouts)
+    assert not any(isinstance(m, torch.nn.Dropout2d) for m in unet.decoder.blocks[-1].modules())  # innermost only
+    paper = create_model("pix2pix", generator="paper", **SMALL)
+    assert isinstance(paper.generator, Pix2PixGenerator) and paper.generator.depth == 8
+
+
+def test_unet_generator_keeps_odd_sizes_and_dropout_only_in_train_mode() -> None:
+    generator = UNetTranslator(in_channels=2, out_channels=1, width=4, depth=3)
+    x = torch.randn(2, 2, 37, 53)
+    with torch.no_grad():
+        out = generator(x)
+        assert out.shape == (2, 1, 37, 53) and out.abs().max() <= 1
+        assert not torch.equal(generator(x), generator(x))
+        generator.eval()
+        assert torch.equal(generator(x), generator(x))
+
+
 def test_pix2pix_generator_depth_and_tiny_inputs() -> None:
     generator = Pix2PixGenerator(in_channels=2, out_channels=1, width=4, depth=3, dropout=0.0).eval()
     with torch.no_grad():
@@ -158,6 +186,8 @@ def test_patchgan_receptive_field_is_70() -> None:
     ("cgan", {"num_classes": 0}),
     ("cgan", {"image_size": 7}),
     ("pix2pix", {"image_size": (2000, 64)}),
+    ("pix2pix", {"generator": "resnet"}),
+    ("pix2pix", {"dropout": 1.0}),
     ("pix2pix", {"channels": 0}),
     ("pix2pix", {"dropout": 1.0}),
 ])

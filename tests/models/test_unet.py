@@ -7,6 +7,9 @@ import torch
 
 from segen.errors import ConfigError
 from segen.models import UNet, create_model, list_models, model_defaults
+from segen.nn import ResidualBlock
+
+MACS_RATIO_RESNET_LAYOUT_SMALL = 2.0  # the residual encoder doubles the encoder's work, not more
 
 
 @pytest.mark.parametrize("name", list_models("segmentation"))
@@ -74,3 +77,69 @@ def test_bad_arguments_are_config_errors() -> None:
         create_model("unet", num_classes=0)
     with pytest.raises(ConfigError):
         create_model("unet", norm="layer")
+
+
+def _conv_macs(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulates of every (transposed) convolution in one forward pass of `x`."""
+    total = 0
+
+    def count(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        # a convolution does one weight's worth of MACs per output pixel, a transposed one per input pixel
+        where = inputs[0] if isinstance(module, torch.nn.ConvTranspose2d) else out
+        total += where.shape[-2] * where.shape[-1] * module.weight.numel()
+
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    hooks = [conv.register_forward_hook(count) for conv in convs]
+    with torch.no_grad():
+        model.eval()(x)
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
+def test_stride_four_stem_and_residual_encoder_make_resnet18_layout() -> None:
+    model = UNet(num_classes=11, depth=3, base_width=64, stem_stride=4, encoder="residual")
+    small = create_model("unet-small", num_classes=11)
+    assert isinstance(small, UNet) and model.stem is not None
+    assert model.size_multiple == 32 and small.size_multiple == 16
+    x = torch.randn(1, 3, 192, 256)
+    body_in, kept = model.stem.enter(x)
+    assert [k.shape[1:] for k in kept] == [(16, 192, 256), (32, 96, 128)]  # thin full- and half-res features
+    features = model.encoder(body_in)
+    assert [f.shape[1] for f in features] == [64, 128, 256, 512]  # ResNet-18's widths at 1/4 to 1/32
+    assert [f.shape[-1] for f in features] == [64, 32, 16, 8]
+    assert sum(isinstance(m, ResidualBlock) for m in model.encoder.modules()) == 8  # two per level
+    assert 13e6 < sum(p.numel() for p in model.parameters()) < 15e6  # ResNet-18's 11 M in the encoder
+    assert _conv_macs(model, x) / _conv_macs(small, x) < MACS_RATIO_RESNET_LAYOUT_SMALL
+
+
+def test_residual_blocks_add_their_input() -> None:
+    block = ResidualBlock(8, 8).eval()
+    for conv in (block.conv1[0], block.conv2[0]):
+        torch.nn.init.zeros_(conv.weight)
+    x = torch.rand(1, 8, 5, 5)  # non-negative, so relu(0 + x) == x
+    with torch.no_grad():
+        assert torch.allclose(block(x), x)
+        assert ResidualBlock(4, 8)(torch.rand(1, 4, 5, 5)).shape == (1, 8, 5, 5)  # projected shortcut
+
+
+def test_classic_unet_macs_match_the_hand_count() -> None:
+    model = UNet(in_channels=1, num_classes=2, depth=1, base_width=4)
+    # level 0: 1->4, 4->4 at 8x8; level 1: 4->8, 8->8 at 4x4; up 8->4 (2x2 transposed) at 4x4 input;
+    # decoder 8->4, 4->4 at 8x8; head 4->2 (1x1) at 8x8
+    expected = 64 * 9 * (4 + 16) + 16 * 9 * (32 + 64) + 16 * 4 * 32 + 64 * 9 * (32 + 16) + 64 * 8
+    assert _conv_macs(model, torch.randn(1, 1, 8, 8)) == expected
+
+
+@pytest.mark.parametrize("stride", [2, 4])
+def test_stems_keep_any_input_size(stride: int) -> None:
+    model = UNet(in_channels=2, num_classes=3, depth=2, base_width=8, stem_stride=stride).eval()
+    with torch.no_grad():
+        for size in [(5, 7), (33, 47), (64, 64)]:
+            assert model(torch.randn(1, 2, *size)).shape == (1, 3, *size)
+
+
+def test_stem_stride_must_be_one_two_or_four() -> None:
+    with pytest.raises(ConfigError, match="stem_stride"):
+        create_model("unet-small", stem_stride=3)

@@ -159,7 +159,7 @@ def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, 
 
 @cli.command("demo")
 @click.option("--out", default="segen-demo", show_default=True, type=click.Path(), help="Demo folder.")
-@click.option("--minutes", type=POSITIVE_FLOAT, default=4.0, show_default=True,
+@click.option("--minutes", type=POSITIVE_FLOAT, default=3.5, show_default=True,
               help="Upper bound on the U-Net training time (the GAN gets a quarter of it).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")

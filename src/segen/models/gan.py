@@ -8,9 +8,11 @@ plain data a trainer needs (conditioning kind, latent size, classes, image size,
   with 4x4 stride-2 convolutions and LeakyReLU(0.2), then one logit per image.
 - `cgan`: the same generator fed `concat(z, embed(label))`; a projection discriminator
   (Miyato & Koyama, 2018): `linear(h) + <embed(label), h>`, `h` the sum-pooled features.
-- `pix2pix` (Isola et al., 2017): a U-Net of 4x4 stride-2 convolutions (LeakyReLU encoder, ReLU
-  decoder with dropout in its three innermost levels, tanh output) and the 70x70 PatchGAN, which
-  scores the (input, output) pair concatenated on channels.
+- `pix2pix` (Isola et al., 2017): a U-Net generator and the 70x70 PatchGAN, which scores the
+  (input, output) pair concatenated on channels. The default generator (`generator="unet"`) is the
+  segmentation U-Net itself (`segen.models.UNet`: DoubleConv levels, UpBlocks with dropout in the
+  three innermost, here behind a stride-2 stem) with a tanh output;
+  `generator="paper"` is the paper's U-Net of single 4x4 stride-2 convolutions down to 1x1.
 
 Weights follow the DCGAN initialisation: convolutions and linear layers N(0, 0.02), norm scales
 N(1, 0.02), biases zero. Widths double per level up to 8x `width`, as in both papers.
@@ -26,6 +28,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from segen.models.registry import register_model
+from segen.models.unet import UNet
 from segen.nn import make_activation, make_norm, pad_to_multiple
 
 Size = int | Sequence[int]
@@ -258,6 +261,29 @@ class Pix2PixGenerator(nn.Module):
         return self.head(x)[..., :h, :w]
 
 
+class UNetTranslator(nn.Module):
+    """pix2pix generator built from the segmentation U-Net: `segen.models.UNet` with a tanh output.
+
+    The U-Net body (`depth` levels of two 3x3 convolutions from `width` channels) runs at half
+    resolution behind a stride-2 stem (see `segen.models.unet`), which keeps the cost of a 256x256
+    image within a CPU's reach; dropout `dropout` in the three innermost decoder levels (train mode
+    only). Any input size: padding is done by the U-Net.
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 32, depth: int = 4,
+                 dropout: float = 0.5, norm: str = "batch", stem_stride: int = 2) -> None:
+        super().__init__()
+        _check_positive(in_channels=in_channels, out_channels=out_channels, width=width, depth=depth)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.unet = UNet(in_channels, out_channels, depth, width, norm, "relu", 0.0, "transpose", stem_stride,
+                         decoder_dropout=dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, H, W) -> (N, out_channels, H, W) in [-1, 1]."""
+        return torch.tanh(self.unet(x))
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN: scores every overlapping patch of an (input, output) pair.
 
@@ -355,13 +381,25 @@ def cgan(*, num_classes: int, **kwargs: Size | str | bool) -> GANPair:
     return _dcgan_pair(num_classes=num_classes, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model("pix2pix", family="gan", in_channels=3, channels=3, image_size=(256, 256), width=64, depth=8,
-                dropout=0.5, norm="batch", d_width=64, d_layers=3)
-def pix2pix(*, in_channels: int, channels: int, image_size: Size, width: int, depth: int, dropout: float,
-            norm: str, d_width: int, d_layers: int) -> GANPair:
-    """Image-to-image translation: U-Net generator (54 M parameters at width 64) and 70x70 PatchGAN."""
+PIX2PIX_GENERATORS = {"unet": (32, 4), "paper": (64, 8)}  # name -> default (width, depth)
+
+
+@register_model("pix2pix", family="gan", in_channels=3, channels=3, image_size=(256, 256), generator="unet",
+                width=None, depth=None, dropout=0.5, norm="batch", d_width=64, d_layers=3)
+def pix2pix(*, in_channels: int, channels: int, image_size: Size, generator: str, width: int | None,
+            depth: int | None, dropout: float, norm: str, d_width: int, d_layers: int) -> GANPair:
+    """Image-to-image translation: U-Net generator and 70x70 PatchGAN.
+
+    `generator="unet"` (default): the segmentation U-Net, width 32, depth 4 (7.8 M parameters);
+    `generator="paper"`: the paper's 4x4 stride-2 U-Net, width 64, depth 8 (54 M parameters).
+    """
+    if generator not in PIX2PIX_GENERATORS:
+        raise ValueError(f"generator must be one of {', '.join(PIX2PIX_GENERATORS)}, got {generator!r}")
     size = _image_size(image_size)
-    generator = Pix2PixGenerator(in_channels, channels, width, depth, dropout, norm)
+    default_width, default_depth = PIX2PIX_GENERATORS[generator]
+    width, depth = width or default_width, depth or default_depth
+    net: nn.Module = (UNetTranslator(in_channels, channels, width, depth, dropout, norm) if generator == "unet"
+                      else Pix2PixGenerator(in_channels, channels, width, depth, dropout, norm))
     discriminator = PatchDiscriminator(in_channels + channels, d_width, d_layers, norm)
-    return GANPair(generator, discriminator, conditioning="image", image_size=size, channels=channels,
+    return GANPair(net, discriminator, conditioning="image", image_size=size, channels=channels,
                    in_channels=in_channels)

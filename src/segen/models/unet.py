@@ -3,11 +3,18 @@
 Each encoder level applies two 3x3 conv-norm-act blocks and halves the resolution with 2x2 max
 pooling; each decoder level doubles it, concatenates the encoder features of the same level and
 applies two more convolutions. Widths double per level from `base_width`. Inputs of any size are
-padded to a multiple of 2**depth inside the model and the output is cropped back.
+padded to a multiple of 2**depth * stem_stride inside the model and the output is cropped back.
+
+With `stem_stride` 2 or 4 the U-Net body runs at 1/2 or 1/4 resolution: thin stride-2 convolutions
+enter it and as many UpBlocks, fed by their full- and half-resolution features, leave it. That puts
+the compute where wide convolutions run efficiently, as ResNet-encoder U-Nets do. `encoder="residual"`
+makes each encoder level two residual blocks (ResNet's basic block) instead of two convolutions; with
+`stem_stride=4, depth=3, base_width=64` that is ResNet-18's layout with the U-Net's decoder.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -15,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from segen.models.registry import register_model
-from segen.nn import DoubleConv, UpBlock, pad_to_multiple
+from segen.nn import ConvNormAct, DoubleConv, ResidualLevel, UpBlock, pad_to_multiple
 
 
 class UNetEncoder(nn.Module):
@@ -26,11 +33,13 @@ class UNetEncoder(nn.Module):
         reductions: down-sampling factor of each returned feature map.
     """
 
-    def __init__(self, in_channels: int, widths: list[int], norm: str, act: str, dropout: float) -> None:
+    def __init__(self, in_channels: int, widths: list[int], norm: str, act: str, dropout: float,
+                 residual: bool = False) -> None:
         super().__init__()
         last = len(widths) - 1
+        level = ResidualLevel if residual else DoubleConv
         self.levels = nn.ModuleList(
-            DoubleConv(cin, cout, norm, act, dropout if i == last else 0.0)
+            level(cin, cout, norm, act, dropout if i == last else 0.0)
             for i, (cin, cout) in enumerate(zip([in_channels, *widths[:-1]], widths, strict=True)))
         self.out_channels = list(widths)
         self.reductions = [2**i for i in range(len(widths))]
@@ -46,13 +55,19 @@ class UNetEncoder(nn.Module):
 
 
 class UNetDecoder(nn.Module):
-    """Expanding path: from the coarsest feature map up, fusing each skip connection."""
+    """Expanding path: from the coarsest feature map up, fusing each skip connection.
 
-    def __init__(self, widths: list[int], upsampling: str, norm: str, act: str) -> None:
+    The `dropout_levels` innermost blocks end in dropout `dropout` (pix2pix's noise source).
+    """
+
+    def __init__(self, widths: list[int], upsampling: str, norm: str, act: str, dropout: float = 0.0,
+                 dropout_levels: int = 0) -> None:
         super().__init__()
+        levels = len(widths) - 1
         self.blocks = nn.ModuleList(
-            UpBlock(widths[i + 1], widths[i], widths[i], upsampling, norm, act)
-            for i in reversed(range(len(widths) - 1)))
+            UpBlock(widths[i + 1], widths[i], widths[i], upsampling, norm, act,
+                    dropout if levels - i <= dropout_levels else 0.0)
+            for i in reversed(range(levels)))
         self.out_channels = widths[0]
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
@@ -62,30 +77,93 @@ class UNetDecoder(nn.Module):
         return x
 
 
+class Stem(nn.Module):
+    """Entry and exit of a U-Net body at 1/`stride` resolution (stride 2 or 4).
+
+    Entry: a 3x3 convolution at full resolution, then one stride-2 ConvNormAct per halving; each keeps
+    its features (half the width of the next, down to `body_width / stride`) for the exit, where one
+    UpBlock per halving fuses them back, ending at full resolution with the thinnest width.
+    """
+
+    def __init__(self, in_channels: int, body_width: int, stride: int, upsampling: str, norm: str,
+                 act: str) -> None:
+        super().__init__()
+        halvings = stride.bit_length() - 1
+        widths = [max(1, body_width >> (halvings - i)) for i in range(halvings)] + [body_width]
+        self.full = ConvNormAct(in_channels, widths[0], norm, act)
+        self.down = nn.ModuleList(ConvNormAct(cin, cout, norm, act, stride=2) for cin, cout in pairwise(widths))
+        self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], widths[i], upsampling, norm, act)
+                                for i in reversed(range(halvings)))
+        self.out_channels = widths[0]
+
+    def enter(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(body input, the features kept for the exit, finest first)."""
+        kept = [self.full(x)]
+        for down in self.down:
+            kept.append(down(kept[-1]))
+        return kept.pop(), kept
+
+    def leave(self, body_out: torch.Tensor, kept: list[torch.Tensor]) -> torch.Tensor:
+        x = body_out
+        for up, skip in zip(self.up, reversed(kept), strict=True):
+            x = up(x, skip)
+        return x
+
+
+ENCODER_BLOCKS = ("double", "residual")
+DECODER_DROPOUT_LEVELS = 3  # decoder levels that `decoder_dropout` applies to, innermost first (as pix2pix)
+
+
 class UNet(nn.Module):
-    """U-Net segmenter returning logits: 1 channel for binary (sigmoid), C for C classes (softmax)."""
+    """U-Net segmenter returning logits: 1 channel for binary (sigmoid), C for C classes (softmax).
+
+    `dropout` follows the innermost encoder level; `decoder_dropout` the three innermost decoder levels;
+    `encoder` is "double" (two 3x3 convolutions per level, as the paper) or "residual" (two residual blocks).
+    """
 
     def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int = 4, base_width: int = 64,
                  norm: str = "batch", activation: str = "relu", dropout: float = 0.0,
-                 upsampling: str = "transpose") -> None:
+                 upsampling: str = "transpose", stem_stride: int = 1, decoder_dropout: float = 0.0,
+                 encoder: str = "double") -> None:
         super().__init__()
         if in_channels < 1 or num_classes < 1 or depth < 1 or base_width < 1:
             raise ValueError("in_channels, num_classes, depth and base_width must be >= 1")
+        if encoder not in ENCODER_BLOCKS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODER_BLOCKS)}, got {encoder!r}")
+        if stem_stride not in (1, 2, 4):
+            raise ValueError(f"stem_stride must be 1, 2 or 4, got {stem_stride}")
         widths = [base_width * 2**i for i in range(depth + 1)]
         self.depth = depth
         self.num_classes = num_classes
-        self.encoder = UNetEncoder(in_channels, widths, norm, activation, dropout)
-        self.decoder = UNetDecoder(widths, upsampling, norm, activation)
-        self.head = nn.Conv2d(widths[0], num_classes, kernel_size=1)
+        self.stem: Stem | None = None
+        self.stem_stride = stem_stride
+        body_in = in_channels
+        if stem_stride > 1:
+            self.stem = Stem(in_channels, base_width, stem_stride, upsampling, norm, activation)
+            body_in = base_width
+        self.encoder = UNetEncoder(body_in, widths, norm, activation, dropout, residual=encoder == "residual")
+        self.decoder = UNetDecoder(widths, upsampling, norm, activation, decoder_dropout, DECODER_DROPOUT_LEVELS)
+        head_in = self.stem.out_channels if self.stem is not None else widths[0]
+        self.head = nn.Conv2d(head_in, num_classes, kernel_size=1)
+
+    @property
+    def size_multiple(self) -> int:
+        """Inputs are padded to a multiple of this inside the model."""
+        return 2**self.depth * self.stem_stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        features = self.encoder(pad_to_multiple(x, 2**self.depth))
-        return self.head(self.decoder(features))[..., :h, :w]
+        x = pad_to_multiple(x, self.size_multiple)
+        if self.stem is None:
+            return self.head(self.decoder(self.encoder(x)))[..., :h, :w]
+        body_in, kept = self.stem.enter(x)
+        out = self.stem.leave(self.decoder(self.encoder(body_in)), kept)
+        return self.head(out)[..., :h, :w]
 
 
 _COMMON: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": 4, "norm": "batch", "activation": "relu",
-           "dropout": 0.0, "upsampling": "transpose"}
+           "dropout": 0.0, "upsampling": "transpose", "stem_stride": 1,
+           "decoder_dropout": 0.0, "encoder": "double"}
 
 
 @register_model("unet", **_COMMON, base_width=64)
@@ -104,3 +182,4 @@ def unet_medium(**kwargs: object) -> UNet:
 def unet_small(**kwargs: object) -> UNet:
     """A quarter of the original widths, 16 to 256 (1.9 M parameters): fast on CPUs."""
     return UNet(**kwargs)  # type: ignore[arg-type]
+

@@ -1,5 +1,15 @@
 """Reusable building blocks shared by segmentation and generation models."""
 
-from segen.nn.blocks import ConvNormAct, DoubleConv, UpBlock, make_activation, make_norm, pad_to_multiple
+from segen.nn.blocks import (
+    ConvNormAct,
+    DoubleConv,
+    ResidualBlock,
+    ResidualLevel,
+    UpBlock,
+    make_activation,
+    make_norm,
+    pad_to_multiple,
+)
 
-__all__ = ["ConvNormAct", "DoubleConv", "UpBlock", "make_activation", "make_norm", "pad_to_multiple"]
+__all__ = ["ConvNormAct", "DoubleConv", "ResidualBlock", "ResidualLevel", "UpBlock", "make_activation", "make_norm",
+           "pad_to_multiple"]

@@ -37,9 +37,10 @@ def make_activation(kind: str) -> nn.Module:
 class ConvNormAct(nn.Sequential):
     """3x3 (by default) convolution, normalisation, activation; bias only without a norm."""
 
-    def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", kernel: int = 3) -> None:
+    def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", kernel: int = 3,
+                 stride: int = 1) -> None:
         super().__init__(
-            nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=norm == "none"),
+            nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=norm == "none"),
             make_norm(norm, cout),
             make_activation(act),
         )
@@ -50,6 +51,31 @@ class DoubleConv(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", dropout: float = 0.0) -> None:
         layers: list[nn.Module] = [ConvNormAct(cin, cout, norm, act), ConvNormAct(cout, cout, norm, act)]
+        if dropout > 0:
+            layers.append(nn.Dropout2d(dropout))
+        super().__init__(*layers)
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 ConvNormAct with an identity (or 1x1 projection) shortcut, activated after the sum."""
+
+    def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu") -> None:
+        super().__init__()
+        self.conv1 = ConvNormAct(cin, cout, norm, act)
+        self.conv2 = nn.Sequential(nn.Conv2d(cout, cout, 3, padding=1, bias=norm == "none"), make_norm(norm, cout))
+        self.shortcut: nn.Module = nn.Identity() if cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, bias=norm == "none"), make_norm(norm, cout))
+        self.act = make_activation(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv2(self.conv1(x)) + self.shortcut(x))
+
+
+class ResidualLevel(nn.Sequential):
+    """A residual encoder level: two ResidualBlocks (four convolutions), optional dropout after them."""
+
+    def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", dropout: float = 0.0) -> None:
+        layers: list[nn.Module] = [ResidualBlock(cin, cout, norm, act), ResidualBlock(cout, cout, norm, act)]
         if dropout > 0:
             layers.append(nn.Dropout2d(dropout))
         super().__init__(*layers)
