@@ -48,7 +48,9 @@ def demo_config(data_root: Path, run_dir: Path, minutes: float, seed: int) -> Se
 def gan_config(pairs: Path, run_dir: Path, minutes: float, seed: int) -> GanConfig:
     """The demo's GAN: a small pix2pix (label map -> image) at 128x128, 12 epochs, at most `minutes`."""
     return GanConfig(
-        model=GanModelConfig(name="pix2pix", width=8, d_width=16),
+        # the paper's generator: within the demo's minute it learns the shapes' colours where the
+        # segmentation-U-Net generator at the same cost (width 8) does not (FCN-score mean IoU 0.94 vs 0.54)
+        model=GanModelConfig(name="pix2pix", generator="paper", width=16, d_width=16, depth=5),
         data=GanDataConfig(root=str(pairs), ids=GAN_TRAIN_IDS, val_ids=GAN_VAL_IDS),
         train=TrainConfig(out=str(run_dir), epochs=GAN_EPOCHS, max_time=minutes, batch_size=8, seed=seed),
         sample_count=6,

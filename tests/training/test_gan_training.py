@@ -11,11 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from segen.checkpoint import load_checkpoint
+from segen.checkpoint import load_checkpoint, save_checkpoint
 from segen.config import GanConfig
 from segen.data import SyntheticSpec, write_folder_dataset
 from segen.data.synthetic import write_paired_dataset
 from segen.inference.generator import Generator
+from segen.models import Pix2PixGenerator, create_model
 from segen.training.gan import GanTask, NonFiniteLossError, resolve_diffaugment, train_gan
 
 SPEC = SyntheticSpec(32, 32, num_classes=3)
@@ -134,6 +135,18 @@ def test_pix2pix_validates_on_held_out_ids_and_translates(pairs_root: Path, tmp_
     assert generator.translate_file(pairs_root / "A" / "11.png").shape == (3, 32, 32)
     grid = np.asarray(Image.open(out / "samples.png"))
     assert grid.shape[1] > 3 * 32  # input | generated | real
+    assert load_checkpoint(out / "best.pt")["model"]["kwargs"]["generator"] == "unet"  # stored, not implied
+
+
+def test_pix2pix_checkpoints_from_before_the_generator_choice_load_the_papers(tmp_path: Path) -> None:
+    pair = create_model("pix2pix", generator="paper", width=4, d_width=4, image_size=(32, 32))
+    kwargs = {"width": 4, "d_width": 4, "image_size": (32, 32), "channels": 3, "in_channels": 3}
+    payload = {"kind": "gan", "model": {"name": "pix2pix", "kwargs": kwargs,
+                                        "generator": pair.generator.state_dict()},
+               "data": {"image_size": [32, 32], "channels": 3, "in_channels": 3, "class_names": []}}
+    save_checkpoint(payload, tmp_path / "old.pt")
+    generator = Generator.from_checkpoint(tmp_path / "old.pt")
+    assert isinstance(generator.network, Pix2PixGenerator)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(images_root: Path, tmp_path: Path,

@@ -46,7 +46,10 @@ class Generator:
         state = load_checkpoint(path, kind="gan")
         try:
             spec, data = state["model"], state["data"]
-            pair = cast(GANPair, create_model(spec["name"], **spec["kwargs"]))
+            kwargs = dict(spec["kwargs"])
+            if spec["name"] == "pix2pix":
+                kwargs.setdefault("generator", "paper")  # written before the choice existed: the paper's
+            pair = cast(GANPair, create_model(spec["name"], **kwargs))
             pair.generator.load_state_dict(spec["generator"])
             info = GeneratorInfo(spec["name"], str(pair.conditioning), int(pair.latent_dim),
                                  (int(data["image_size"][0]), int(data["image_size"][1])), int(data["channels"]),

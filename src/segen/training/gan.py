@@ -116,6 +116,8 @@ class GanTask:
             kwargs["num_classes"] = info.num_classes
         if self.conditioning == "paired":
             kwargs["in_channels"] = info.in_channels
+        if "generator" in model_defaults(self.cfg.model.name, family="gan"):
+            kwargs.setdefault("generator", model_defaults(self.cfg.model.name, family="gan")["generator"])
         return kwargs
 
     def _loader(self) -> DataLoader:
