@@ -46,14 +46,17 @@ class ConvNormAct(nn.Sequential):
         )
 
 
+def _then_dropout(layers: list[nn.Module], dropout: float) -> list[nn.Module]:
+    """`layers`, followed by channel dropout when `dropout` > 0."""
+    return [*layers, nn.Dropout2d(dropout)] if dropout > 0 else layers
+
+
 class DoubleConv(nn.Sequential):
     """Two ConvNormAct blocks, the unit of every U-Net level; optional dropout after them."""
 
     def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", dropout: float = 0.0) -> None:
-        layers: list[nn.Module] = [ConvNormAct(cin, cout, norm, act), ConvNormAct(cout, cout, norm, act)]
-        if dropout > 0:
-            layers.append(nn.Dropout2d(dropout))
-        super().__init__(*layers)
+        super().__init__(*_then_dropout([ConvNormAct(cin, cout, norm, act), ConvNormAct(cout, cout, norm, act)],
+                                        dropout))
 
 
 class ResidualBlock(nn.Module):
@@ -75,10 +78,8 @@ class ResidualLevel(nn.Sequential):
     """A residual encoder level: two ResidualBlocks (four convolutions), optional dropout after them."""
 
     def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "relu", dropout: float = 0.0) -> None:
-        layers: list[nn.Module] = [ResidualBlock(cin, cout, norm, act), ResidualBlock(cout, cout, norm, act)]
-        if dropout > 0:
-            layers.append(nn.Dropout2d(dropout))
-        super().__init__(*layers)
+        super().__init__(*_then_dropout([ResidualBlock(cin, cout, norm, act), ResidualBlock(cout, cout, norm, act)],
+                                        dropout))
 
 
 class UpBlock(nn.Module):

@@ -116,8 +116,9 @@ class GanTask:
             kwargs["num_classes"] = info.num_classes
         if self.conditioning == "paired":
             kwargs["in_channels"] = info.in_channels
-        if "generator" in model_defaults(self.cfg.model.name, family="gan"):
-            kwargs.setdefault("generator", model_defaults(self.cfg.model.name, family="gan")["generator"])
+        preset = model_defaults(self.cfg.model.name, family="gan")
+        if "generator" in preset:  # stored, so a later change of the default cannot misread the checkpoint
+            kwargs.setdefault("generator", preset["generator"])
         return kwargs
 
     def _loader(self) -> DataLoader:
