@@ -5,7 +5,7 @@ training consumption (images/s) of the default CPU model on the same crops.
 Uses segen's real training pipeline (format reader, torchvision decoding, joint augmentation, the
 DataLoader settings of `segen seg train`) with the in-memory cache off, so every sample is decoded.
 
-    python benchmarks/bench_loader.py --data ../shared/data/camvid --format camvid
+    python benchmarks/bench_loader.py --data ../shared/data/camvid --format camvid [--preset natural-strong]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from segen.config import DataConfig, SegConfig, TrainConfig
+from segen.config import AUGMENT_PRESETS, AugmentConfig, DataConfig, SegConfig, TrainConfig
 from segen.data import EpochSampler, TrainTransform, load_segmentation_data, training_crop
 from segen.losses import create_loss
 from segen.models import create_model
@@ -60,12 +60,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--format", default="auto")
+    parser.add_argument("--preset", choices=AUGMENT_PRESETS, default="auto", help="augmentation preset")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--model-steps", type=int, default=10)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/loader.json"))
     args = parser.parse_args()
-    cfg = SegConfig(data=DataConfig(root=str(args.data), format=args.format, cache="no"),
+    augment = AugmentConfig(preset=args.preset)
+    cfg = SegConfig(data=DataConfig(root=str(args.data), format=args.format, cache="no", augment=augment),
                     train=TrainConfig(out="unused", batch_size=args.batch)).validate()
     data = load_segmentation_data(cfg.data, 0)
     crop = training_crop(cfg.data.image_size, data.train.sizes)
@@ -74,7 +76,7 @@ def main() -> None:
     model = model_speed(cfg.model.name, data.channels, data.classes.num_classes, crop, args.batch, args.model_steps)
     default = default_workers(torch.device("cpu"))
     result = {"data": str(args.data), "format": data.format, "image_size": list(data.train.sizes[0]),
-              "crop": list(crop), "batch": args.batch, "pipeline_img_per_s": pipeline,
+              "crop": list(crop), "batch": args.batch, "preset": args.preset, "pipeline_img_per_s": pipeline,
               "model": cfg.model.name, "model_train_img_per_s": model, "default_workers": default,
               "ratio_pipeline_over_model_default_workers": pipeline[default] / model,
               "threads": torch.get_num_threads()}

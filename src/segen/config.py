@@ -59,7 +59,7 @@ class ModelConfig:
         _check(self.dropout is None or 0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
 
 
-AUGMENT_PRESETS = ("auto", "natural", "biomedical", "none")
+AUGMENT_PRESETS = ("auto", "natural", "natural-strong", "biomedical", "none")
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,16 @@ class AugmentConfig:
     Every crop is cut at a random place; for a share `resample_p` of the crops it is also scaled (by a
     factor in `scale`) and rotated (within +-`rotate_degrees`); the others stay free of interpolation
     blur. Then the ops of `pipeline` run, or those of `preset` when no pipeline is given: "auto" picks
-    "biomedical" (flips, rot90, elastic, grid distortion, intensity) for grey images and "natural"
-    (horizontal flip, colour) otherwise. Ops are given by name and parameters, e.g.
-    `{"name": "elastic", "p": 0.5, "alpha": 40, "sigma": 6}` (see `segen.data.augment.OPS`).
+    "biomedical" (flips, rot90, elastic, grid distortion, intensity; half the crops resampled) for grey
+    images and "natural" (horizontal flip only, no resampling) otherwise; "natural-strong" adds colour,
+    blur, noise and resamples half the crops. `resample_p` None takes the preset's share. Ops are given
+    by name and parameters, e.g. `{"name": "elastic", "p": 0.5, "alpha": 40, "sigma": 6}` (see
+    `segen.data.augment.OPS`).
     """
 
     scale: tuple[float, float] = (0.75, 1.25)
     rotate_degrees: float = 10.0
-    resample_p: float = 0.5
+    resample_p: float | None = None
     preset: str = "auto"
     pipeline: list[dict[str, Any]] | None = None
 
@@ -84,7 +86,8 @@ class AugmentConfig:
         lo, hi = self.scale
         _check(0 < lo <= hi, "augment.scale", "must be two numbers 0 < min <= max")
         _check(0.0 <= self.rotate_degrees <= 180.0, "augment.rotate_degrees", "must be in [0, 180]")
-        _check(0.0 <= self.resample_p <= 1.0, "augment.resample_p", "must be a probability in [0, 1]")
+        _check(self.resample_p is None or 0.0 <= self.resample_p <= 1.0, "augment.resample_p",
+               "must be a probability in [0, 1] (or null: the preset's)")
         _check_choice(self.preset, AUGMENT_PRESETS, "augment.preset")
 
 

@@ -94,8 +94,11 @@ def check_basics(image: torch.Tensor, mask: torch.Tensor, out_image: torch.Tenso
 def check_alignment(out_image: torch.Tensor, out_mask: torch.Tensor) -> None:
     """Where the image is locally constant at a class code, the mask holds that class; ignore areas are black."""
     flat = interior(out_image)
-    stable = flat & (out_mask != IGNORE)
-    assert stable.float().mean() > 0.2
+    inside = out_mask != IGNORE
+    stable = flat & inside
+    # Not vacuous: most pixels that came from the image are checked (strong distortions move much of the
+    # frame outside it, so the share is taken of those pixels, not of the whole frame).
+    assert stable.sum() >= 64 and stable.sum() > 0.2 * inside.sum()
     for k, code in enumerate(CODES.tolist()):
         region = stable & (out_image == code).all(0)
         assert (out_mask[region] == k).all(), f"class {k} misaligned"

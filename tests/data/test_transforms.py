@@ -104,6 +104,18 @@ def test_presets_by_channel_count() -> None:
     assert "vflip" not in [op.name for op in colour.pipeline.ops]
 
 
+def test_presets_set_the_share_of_resampled_crops_unless_given() -> None:
+    from segen.data.augment import PRESET_RESAMPLE_P
+
+    assert TrainTransform((32, 32), AugmentConfig(), channels=1).crop.p == PRESET_RESAMPLE_P["biomedical"] == 0.5
+    assert TrainTransform((32, 32), AugmentConfig(), channels=3).crop.p == PRESET_RESAMPLE_P["natural"] == 0.0
+    strong = TrainTransform((32, 32), AugmentConfig(preset="natural-strong"), channels=3)
+    assert strong.crop.p == 0.5 and "brightness" in [op.name for op in strong.pipeline.ops]
+    assert TrainTransform((32, 32), AugmentConfig(resample_p=0.25), channels=3).crop.p == 0.25
+    custom = AugmentConfig(resample_p=None, pipeline=[{"name": "vflip", "p": 1.0}])
+    assert TrainTransform((32, 32), custom, channels=1).crop.p == 0.5  # the "auto" preset's share still applies
+
+
 def test_unknown_augmentation_op_is_a_config_error() -> None:
     from segen.errors import ConfigError
 

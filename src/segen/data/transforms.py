@@ -15,7 +15,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from segen.config import AugmentConfig
-from segen.data.augment import PRESETS, build_pipeline, preset_for
+from segen.data.augment import PRESET_RESAMPLE_P, PRESETS, build_pipeline, preset_for
 
 
 class ScaleRotateCrop:
@@ -66,15 +66,17 @@ class ScaleRotateCrop:
 
 
 class TrainTransform:
-    """Training augmentation: the scale-rotate crop, then the configured pipeline of joint ops."""
+    """Training augmentation: the scale-rotate crop, then the configured pipeline of joint ops.
+
+    The preset ("auto": by channel count) gives the ops unless `aug.pipeline` lists them, and the share
+    of resampled crops unless `aug.resample_p` is set.
+    """
 
     def __init__(self, size: tuple[int, int], aug: AugmentConfig, ignore_index: int = 255, channels: int = 3) -> None:
-        self.crop = ScaleRotateCrop(size, aug.scale, aug.rotate_degrees, aug.resample_p, ignore_index)
-        if aug.pipeline is not None:
-            specs = aug.pipeline
-        else:
-            specs = PRESETS[preset_for(channels) if aug.preset == "auto" else aug.preset]
-        self.pipeline = build_pipeline(specs, ignore_index)
+        preset = preset_for(channels) if aug.preset == "auto" else aug.preset
+        resample_p = PRESET_RESAMPLE_P[preset] if aug.resample_p is None else aug.resample_p
+        self.crop = ScaleRotateCrop(size, aug.scale, aug.rotate_degrees, resample_p, ignore_index)
+        self.pipeline = build_pipeline(PRESETS[preset] if aug.pipeline is None else aug.pipeline, ignore_index)
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         img, msk = self.crop(tv_tensors.Image(image), tv_tensors.Mask(mask[None]))
