@@ -425,7 +425,8 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
     "natural": [
         {"name": "hflip", "p": 0.5},
     ],
-    # The same with colour, blur and noise, and scaled/rotated crops: for longer runs and smaller sets.
+    # The previous default: adds colour, blur and noise, and scales/rotates half the crops; more
+    # regularisation, for models that overfit (many epochs on few images).
     "natural-strong": [
         {"name": "hflip", "p": 0.5},
         {"name": "brightness", "p": 0.5, "limit": 0.2},
