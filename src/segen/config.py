@@ -24,6 +24,7 @@ NORMS = ("batch", "instance", "group", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "elu")
 UPSAMPLINGS = ("transpose", "bilinear")
 ENCODERS = ("double", "residual")
+STEM_STRIDES = (1, 2, 4)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "poly", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -49,7 +50,7 @@ class ModelConfig:
                 and getattr(self, f.name) is not None}
 
     def validate(self) -> None:
-        _check(self.stem_stride in (None, 1, 2, 4), "model.stem_stride", "must be 1, 2 or 4")
+        _check(self.stem_stride is None or self.stem_stride in STEM_STRIDES, "model.stem_stride", "must be 1, 2 or 4")
         _check_choice(self.encoder, ENCODERS, "model.encoder")
         _check(self.depth is None or 1 <= self.depth <= 8, "model.depth", "must be between 1 and 8")
         _check(self.base_width is None or self.base_width >= 1, "model.base_width", "must be >= 1")

@@ -277,3 +277,10 @@ def test_pipeline_rejects_mismatched_shapes() -> None:
     image, mask = encoded(48, 64)
     with pytest.raises(ValueError):
         build_pipeline([])(image, mask.T)
+
+
+def test_preset_tables_name_the_same_presets() -> None:
+    from segen.config import AUGMENT_PRESETS
+    from segen.data.augment import PRESET_RESAMPLE_P
+
+    assert set(PRESETS) == set(PRESET_RESAMPLE_P) == set(AUGMENT_PRESETS) - {"auto"}

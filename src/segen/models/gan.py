@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from segen.config import PIX2PIX_GENERATORS
 from segen.models.registry import register_model
 from segen.models.unet import UNet
 from segen.nn import make_activation, make_norm, pad_to_multiple
@@ -381,7 +382,7 @@ def cgan(*, num_classes: int, **kwargs: Size | str | bool) -> GANPair:
     return _dcgan_pair(num_classes=num_classes, **kwargs)  # type: ignore[arg-type]
 
 
-PIX2PIX_GENERATORS = {"unet": (32, 4), "paper": (64, 8)}  # name -> default (width, depth)
+_PIX2PIX_SIZES = {"unet": (32, 4), "paper": (64, 8)}  # generator (config.PIX2PIX_GENERATORS) -> default (width, depth)
 
 
 @register_model("pix2pix", family="gan", in_channels=3, channels=3, image_size=(256, 256), generator="unet",
@@ -396,7 +397,7 @@ def pix2pix(*, in_channels: int, channels: int, image_size: Size, generator: str
     if generator not in PIX2PIX_GENERATORS:
         raise ValueError(f"generator must be one of {', '.join(PIX2PIX_GENERATORS)}, got {generator!r}")
     size = _image_size(image_size)
-    default_width, default_depth = PIX2PIX_GENERATORS[generator]
+    default_width, default_depth = _PIX2PIX_SIZES[generator]
     width, depth = width or default_width, depth or default_depth
     net: nn.Module = (UNetTranslator(in_channels, channels, width, depth, dropout, norm) if generator == "unet"
                       else Pix2PixGenerator(in_channels, channels, width, depth, dropout, norm))

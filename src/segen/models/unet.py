@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from segen.config import ENCODERS, STEM_STRIDES
 from segen.models.registry import register_model
 from segen.nn import ConvNormAct, DoubleConv, ResidualLevel, UpBlock, pad_to_multiple
 
@@ -110,7 +111,6 @@ class Stem(nn.Module):
         return x
 
 
-ENCODER_BLOCKS = ("double", "residual")
 DECODER_DROPOUT_LEVELS = 3  # decoder levels that `decoder_dropout` applies to, innermost first (as pix2pix)
 
 
@@ -128,9 +128,9 @@ class UNet(nn.Module):
         super().__init__()
         if in_channels < 1 or num_classes < 1 or depth < 1 or base_width < 1:
             raise ValueError("in_channels, num_classes, depth and base_width must be >= 1")
-        if encoder not in ENCODER_BLOCKS:
-            raise ValueError(f"encoder must be one of {', '.join(ENCODER_BLOCKS)}, got {encoder!r}")
-        if stem_stride not in (1, 2, 4):
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
+        if stem_stride not in STEM_STRIDES:
             raise ValueError(f"stem_stride must be 1, 2 or 4, got {stem_stride}")
         widths = [base_width * 2**i for i in range(depth + 1)]
         self.depth = depth
@@ -171,15 +171,12 @@ def unet(**kwargs: object) -> UNet:
     """The original U-Net widths, 64 to 1024 (31 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-
 @register_model("unet-medium", **_COMMON, base_width=32)
 def unet_medium(**kwargs: object) -> UNet:
     """Half the original widths, 32 to 512 (7.8 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-
 @register_model("unet-small", **_COMMON, base_width=16)
 def unet_small(**kwargs: object) -> UNet:
     """A quarter of the original widths, 16 to 256 (1.9 M parameters): fast on CPUs."""
     return UNet(**kwargs)  # type: ignore[arg-type]
-
