@@ -8,7 +8,6 @@ It loads with `torch.load(weights_only=True)`.
 
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import torch
 
 from segen.errors import CheckpointError
+from segen.runtime import atomic_open
 
 FORMAT = "segen-checkpoint"
 VERSION = 1
@@ -25,17 +25,9 @@ VERSION = 1
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Write `state` (tensors and plain data) to `path` atomically: a temporary file, fsync, rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **state}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path) as handle:
+        torch.save(payload, handle)
     return path
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from segen.errors import ConfigError
+from segen.runtime import write_atomic
 
 T = TypeVar("T")
 
@@ -453,7 +454,4 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 def save_yaml(data: dict[str, Any], path: str | Path) -> None:
     """Write a plain mapping as YAML (atomically)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-    tmp.replace(path)
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False))

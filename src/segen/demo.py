@@ -21,8 +21,8 @@ from segen.data.synthetic import write_paired_dataset
 from segen.inference import Segmenter, evaluate_segmentation, predict_files
 from segen.inference.gan_eval import EvalRequest, evaluate_gan
 from segen.reports import colorize, image_grid, overlay, plot_curves, save_png, write_report
+from segen.runtime import resolve_device
 from segen.training import train_segmentation
-from segen.training.device import resolve_device
 from segen.training.gan import train_gan
 
 DEMO_SPLITS = {"train": 240, "val": 40, "test": 40}

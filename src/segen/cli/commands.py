@@ -10,6 +10,7 @@ import click
 
 from segen.config import LOSSES_SEG, PRECISIONS, SegConfig, load_yaml, merge
 from segen.errors import ConfigError
+from segen.runtime import write_atomic
 
 POSITIVE_INT = click.IntRange(min=1)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
@@ -122,7 +123,7 @@ def seg_predict(checkpoint: str, source: str, out: str, overlay: bool, probabili
                 quiet: bool) -> None:
     """Predict masks (paletted PNG at each input's size) for images."""
     from segen.inference import Segmenter, list_inputs, predict_files
-    from segen.training.device import resolve_device
+    from segen.runtime import resolve_device
 
     list_inputs(source)
     segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device))
@@ -143,7 +144,7 @@ def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, 
                  batch_size: int, device: str, quiet: bool) -> None:
     """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall."""
     from segen.inference import Segmenter, evaluate_segmentation, format_scores
-    from segen.training.device import resolve_device
+    from segen.runtime import resolve_device
 
     segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device))
     scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format)
@@ -151,9 +152,7 @@ def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, 
     if json_out:
         path = Path(json_out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(scores, indent=2))
-        tmp.replace(path)
+        write_atomic(path, json.dumps(scores, indent=2))
         click.echo(f"wrote {path}")
 
 

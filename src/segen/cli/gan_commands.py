@@ -10,6 +10,7 @@ import click
 
 from segen.config import GAN_LOSSES, GAN_MODELS, PRECISIONS, GanConfig, load_yaml, merge
 from segen.errors import ConfigError
+from segen.runtime import write_atomic
 
 POSITIVE_INT = click.IntRange(min=1)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
@@ -115,7 +116,7 @@ def gan_sample(checkpoint: str, out: str, num: int, seed: int, grid: bool, class
                source: str | None, device: str) -> None:
     """Generate images from a trained GAN (or translate inputs with pix2pix)."""
     from segen.inference.generator import Generator, save_grid, save_images
-    from segen.training.device import resolve_device
+    from segen.runtime import resolve_device
 
     generator = Generator.from_checkpoint(checkpoint, resolve_device(device))
     if source is not None:
@@ -172,7 +173,7 @@ def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, sp
                  quiet: bool) -> None:
     """Score a generator: FID / KID against real images, FCN-score for label -> photo."""
     from segen.inference.gan_eval import EvalRequest, evaluate_gan, format_gan_scores
-    from segen.training.device import resolve_device
+    from segen.runtime import resolve_device
 
     names = [m.strip() for m in metric_names.split(",") if m.strip()]
     unknown = [m for m in names if m not in METRICS]
@@ -188,6 +189,4 @@ def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, sp
     if json_out:
         path = Path(json_out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(scores, indent=2))
-        tmp.replace(path)
+        write_atomic(path, json.dumps(scores, indent=2))

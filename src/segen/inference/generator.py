@@ -16,6 +16,7 @@ from segen.checkpoint import load_checkpoint
 from segen.data.io import read_image
 from segen.errors import CheckpointError, ConfigError
 from segen.models import GANPair, create_model
+from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
 
 
@@ -97,24 +98,20 @@ class Generator:
     def _run(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         z = z.to(self.device)
         out = self.network(z) if y is None else self.network(z, y.to(self.device))
-        return _to_uint8(out).cpu()
+        return signed_to_uint8(out).cpu()
 
     @torch.inference_mode()
     def translate(self, images: torch.Tensor) -> torch.Tensor:
         """pix2pix: uint8 N,C,H,W inputs -> uint8 outputs at the same size (the model takes any size)."""
         if self.info.conditioning != "image":
             raise ConfigError("this generator samples from noise; --input is for image-to-image (pix2pix) models")
-        x = images.to(self.device).float().div(127.5).sub(1.0)
-        return _to_uint8(self.network(x)).cpu()
+        x = to_signed(images.to(self.device))
+        return signed_to_uint8(self.network(x)).cpu()
 
     def translate_file(self, path: str | Path) -> torch.Tensor:
         """Read one input image (converted to the model's input channels) and translate it."""
         image = read_image(Path(path), self.info.in_channels)
         return self.translate(image[None])[0]
-
-
-def _to_uint8(images: torch.Tensor) -> torch.Tensor:
-    return images.float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
 
 
 def as_hwc(image: torch.Tensor) -> np.ndarray:

@@ -5,28 +5,11 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write bytes to a sibling ``.tmp`` file, then move it over ``path``.
-
-    Args:
-        path: Destination; missing parent folders are created.
-        data: File contents.
-
-    Returns:
-        The destination path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+from segen.runtime import write_atomic
 
 
 def save_pil_atomic(image: Image.Image, path: str | os.PathLike[str]) -> None:

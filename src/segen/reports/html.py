@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
-from segen.reports.grid import write_atomic
+from segen.runtime import write_atomic
 
 _DASH = "—"
 

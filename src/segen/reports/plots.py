@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from segen.reports.grid import write_atomic
+from segen.runtime import write_atomic
 
 Series = dict[str, tuple[list[float], list[float]]]
 

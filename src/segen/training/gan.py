@@ -26,8 +26,9 @@ from segen.data.generation import GanDataInfo, open_gan_dataset, parse_id_range
 from segen.errors import SegenError
 from segen.losses.adversarial import create_adversarial_loss, r1_penalty, reconstruction_l1
 from segen.models import GANPair, create_model, model_defaults
+from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
-from segen.training.device import amp_dtype, autocast, resolve_device, seed_everything
+from segen.runtime import amp_dtype, autocast, resolve_device, seed_everything
 from segen.training.ema import ModelEma
 from segen.training.trainer import Callback, Trainer, TrainerState
 
@@ -38,16 +39,6 @@ SMALL_DATASET = 5000
 
 class NonFiniteLossError(SegenError):
     """A loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
-
-
-def to_signed(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images in 0..255 -> float in [-1, 1]."""
-    return images.float().div(127.5).sub(1.0)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Float images in [-1, 1] -> uint8 in 0..255."""
-    return images.detach().float().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
 
 
 def resolve_diffaugment(ops: list[str], kind: str, num_images: int) -> tuple[str, ...]:
@@ -267,7 +258,7 @@ class GanTask:
                 out = g(to_signed(f["a"]))
             else:
                 out = g(f["z"]) if "y" not in f else g(f["z"], f["y"])
-        images = _hwc(to_uint8(out))
+        images = _hwc(signed_to_uint8(out))
         if self.conditioning == "paired":
             rows = [[a, o, b] for a, o, b in zip(_hwc(f["a"]), images, _hwc(f["b"]), strict=True)]
             return image_grid(rows)

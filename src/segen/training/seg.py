@@ -26,15 +26,11 @@ from segen.losses import create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model, model_defaults
-from segen.training.device import amp_dtype, autocast, resolve_device, seed_everything
+from segen.preprocess import normalise
+from segen.runtime import amp_dtype, autocast, resolve_device, seed_everything
 from segen.training.ema import ModelEma
 from segen.training.schedule import lr_factor
 from segen.training.trainer import Callback, Trainer, TrainerState
-
-
-def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """uint8 N,C,H,W -> float32, scaled to [0, 1] then standardised per channel."""
-    return (images.float() / 255.0 - mean) / std
 
 
 def default_workers(device: torch.device) -> int:

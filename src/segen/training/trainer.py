@@ -23,7 +23,7 @@ from tqdm import tqdm
 from segen.checkpoint import load_checkpoint, save_checkpoint
 from segen.config import save_yaml
 from segen.errors import CheckpointError, ConfigError
-from segen.training.device import rng_state, set_rng_state
+from segen.runtime import rng_state, set_rng_state
 
 
 class TrainTask(Protocol):

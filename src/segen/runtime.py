@@ -1,11 +1,14 @@
-"""Device choice, threads, seeding, RNG state capture and automatic mixed precision."""
+"""What every stage needs about the process: device choice, seeding, RNG state capture and mixed precision."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import tempfile
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -95,3 +98,32 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
         return
     with torch.autocast(device_type=device.type, dtype=dtype):
         yield
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a hidden temporary sibling of `path` for writing; on success fsync it and rename it over `path`.
+
+    A crash or an exception leaves `path` as it was (old content or absent) and no temporary file
+    behind. Missing parent folders are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write bytes or text to `path` atomically (see `atomic_open`); returns the path."""
+    with atomic_open(path, "w" if isinstance(data, str) else "wb") as handle:
+        handle.write(data)
+    return Path(path)
