@@ -17,20 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from segen.config import AUGMENT_PRESETS, AugmentConfig, DataConfig, SegConfig, TrainConfig
-from segen.data import EpochSampler, TrainTransform, load_segmentation_data, training_crop
+from segen.data import TrainTransform, load_segmentation_data, training_crop
 from segen.losses import create_loss
 from segen.models import create_model
+from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.seg import default_workers
 
 
 def loader_speed(dataset: Any, batch: int, workers: int, batches: int, seed: int) -> float:
     """Images/s of iterating a training DataLoader (after its first batch)."""
-    sampler = EpochSampler(len(dataset), batches * batch * 2, batch, seed)
-    loader = DataLoader(dataset, batch_size=batch, sampler=sampler, num_workers=workers, drop_last=True,
-                        persistent_workers=workers > 0)
+    sampler = ResumableSampler(len(dataset), batch, seed, min_samples=batches * batch * 2)
+    loader = training_loader(dataset, sampler, workers, torch.device("cpu"))
     iterator = iter(loader)
     next(iterator)
     start = time.perf_counter()

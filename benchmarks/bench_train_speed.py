@@ -86,8 +86,8 @@ def segen_loop(root: Path, out: Path, model_name: str, batch: int, crop: int, st
         return result
 
     task.validate = timed_validate  # type: ignore[method-assign]
-    trainer = Trainer(task, out, cfg.to_dict(), epochs=1, progress=True)
-    trainer.prepare(resume=False)
+    trainer = Trainer(task, cfg, progress=True)
+    trainer.prepare()
     start = time.perf_counter()
     trainer.fit()
     total = time.perf_counter() - start

@@ -7,6 +7,7 @@ the run folder and every checkpoint store it as plain data, so a run can be rebu
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -157,6 +158,7 @@ class TrainConfig:
     precision: str = "auto"
     log_every: int = 10
     threads: int | None = None
+    checkpoint_every: str = "10m"
 
     def validate(self) -> None:
         _check(bool(self.out), "out", "is required (--out RUNDIR)")
@@ -168,6 +170,7 @@ class TrainConfig:
         _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
         _check(self.log_every >= 1, "train.log_every", "must be >= 1")
         _check(self.threads is None or self.threads >= 1, "train.threads", "must be >= 1")
+        parse_interval(self.checkpoint_every)
 
     def resolved_epochs(self) -> int:
         """Epochs to run: as given; unbounded under a time budget alone; else 50."""
@@ -190,8 +193,9 @@ class SegConfig:
     def validate(self) -> SegConfig:
         """Check every value; raise ConfigError naming the first bad one."""
         _check_choice(self.loss, LOSSES_SEG, "loss")
-        _check(self.class_weights is None or all(w >= 0 for w in self.class_weights), "class_weights",
-               "must be >= 0")
+        _check(self.class_weights is None or all(w > 0 for w in self.class_weights), "class_weights",
+               f"every weight must be > 0, got {self.class_weights} (a zero weight makes the loss 0/0 on a batch "
+               "holding only that class; mark pixels to skip with the ignore value instead)")
         self.model.validate()
         self.data.validate()
         self.optim.validate()
@@ -360,6 +364,54 @@ class GanConfig:
             train.setdefault("batch_size", GAN_DEFAULT_BATCH.get(name, 64))
             data = {**data, "train": train}
         return from_dict(cls, data, source)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A period counted in optimiser steps or in seconds of training time; both None means never."""
+
+    steps: int | None = None
+    seconds: float | None = None
+
+
+_TIME_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_STEP_UNITS = ("step", "steps")
+
+
+def parse_interval(text: str, name: str = "train.checkpoint_every") -> Interval:
+    """"10m", "90s", "1h" (training time) or "500steps"; "off" (or "0") means never."""
+    value = text.strip().lower()
+    if value in ("off", "0", "never", "none"):
+        return Interval()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]+)", value)
+    if match is None or match.group(2) not in (*_TIME_UNITS, *_STEP_UNITS) or float(match.group(1)) <= 0:
+        raise ConfigError(f"{name}: expected a period such as 10m, 90s, 1h or 500steps, or off; got {text!r}")
+    number, unit = float(match.group(1)), match.group(2)
+    if unit in _STEP_UNITS:
+        _check(number.is_integer(), name, f"a step count must be a whole number, got {text!r}")
+        return Interval(steps=int(number))
+    return Interval(seconds=number * _TIME_UNITS[unit])
+
+
+#: Settings a resumed run may change: its budget, where its files are and how fast it runs; nothing that
+#: shapes the model, the data split or the schedule.
+RESUMABLE_CHANGES = ("train.epochs", "train.max_time", "train.out", "data.root", "train.device", "train.threads",
+                     "train.log_every", "train.checkpoint_every", "data.num_workers", "data.cache")
+
+
+def check_resume(saved: dict[str, Any], requested: dict[str, Any], prefix: str = "") -> None:
+    """Raise ConfigError naming the first setting that differs between a run's config and a resume request.
+
+    Both are plain dicts of the same typed config (`to_dict()`), so missing keys have their defaults.
+    """
+    for key, value in requested.items():
+        name = f"{prefix}{key}"
+        before = saved.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            check_resume(before, value, f"{name}.")
+        elif value != before and name not in RESUMABLE_CHANGES:
+            raise ConfigError(f"--resume: {name} would change from {before!r} to {value!r}; a resumed run keeps "
+                              f"its own settings (only {', '.join(RESUMABLE_CHANGES)} may change)")
 
 
 def _plain(value: Any) -> Any:

@@ -18,10 +18,11 @@ from segen.config import DataConfig, GanConfig, GanDataConfig, GanModelConfig, M
 from segen.data import SyntheticSpec, list_split, read_mask, write_folder_dataset
 from segen.data.io import read_image
 from segen.data.synthetic import write_paired_dataset
+from segen.errors import ConfigError
 from segen.inference import Segmenter, evaluate_segmentation, predict_files
 from segen.inference.gan_eval import EvalRequest, evaluate_gan
 from segen.reports import colorize, image_grid, overlay, plot_curves, save_png, write_report
-from segen.runtime import resolve_device
+from segen.runtime import resolve_device, write_atomic
 from segen.training import train_segmentation
 from segen.training.gan import train_gan
 
@@ -60,6 +61,7 @@ def gan_config(pairs: Path, run_dir: Path, minutes: float, seed: int) -> GanConf
 def run_demo(out: str | Path = "segen-demo", minutes: float = 3.5, seed: int = 0, progress: bool = True) -> Path:
     """Run the whole demo in `out`; returns the path of `report.html`."""
     out = Path(out)
+    _claim(out)
     data_root = out / "data"
     if not (data_root / "classes.yaml").is_file():
         _say(f"writing synthetic dataset to {data_root}")
@@ -71,7 +73,7 @@ def run_demo(out: str | Path = "segen-demo", minutes: float = 3.5, seed: int = 0
     scores = {split: evaluate_segmentation(segmenter, data_root, split, progress=progress) for split in ("val", "test")}
     predict_files(segmenter, data_root / "test" / "images", out / "predictions", overlays=True, progress=progress)
     scores["gan"] = _run_gan(out, run_dir / "best.pt", minutes * GAN_SHARE, seed, progress)
-    (out / "scores.json").write_text(json.dumps(scores, indent=2))
+    write_atomic(out / "scores.json", json.dumps(scores, indent=2))
     return _report(out, run_dir, data_root, segmenter, scores)
 
 
@@ -88,10 +90,39 @@ def _run_gan(out: Path, segmenter_checkpoint: Path, minutes: float, seed: int, p
     return evaluate_gan(request, resolve_device("auto"), progress=progress)
 
 
+DEMO_MARKER = ".segen-demo"
+#: What a demo run folder may hold; anything else in it was not written by segen and stops the demo.
+RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "last.pt", "best.pt", "samples.png", "samples"})
+#: What the demo writes at the top of its folder (a folder holding only these is an earlier demo's).
+DEMO_ENTRIES = frozenset({DEMO_MARKER, "data", "run", "gan", "pairs", "predictions", "scores.json", "curves.png",
+                          "samples.png", "report.html"})
+
+
+def _claim(out: Path) -> None:
+    """Make `out` a demo folder: new or empty, or one a previous demo marked; refuse anything else."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: --out is a file, not a folder", path=out)
+    if out.is_dir() and not (out / DEMO_MARKER).is_file() and any(p.name not in DEMO_ENTRIES for p in out.iterdir()):
+        raise ConfigError(f"{out}: not empty and not a segen demo folder; choose a new or empty --out "
+                          "(segen never deletes what it did not write)", kind="exists", path=out)
+    write_atomic(out / DEMO_MARKER, "written by segen demo\n")
+
+
 def _fresh(run_dir: Path) -> Path:
-    if run_dir.exists():
-        _say(f"replacing the previous demo run in {run_dir}")
-        shutil.rmtree(run_dir)
+    """Remove the previous demo run in `run_dir`: only the files a run writes, and only if that is all it holds."""
+    if not run_dir.exists():
+        return run_dir
+    foreign = sorted(p.name for p in run_dir.iterdir() if p.name not in RUN_ENTRIES)
+    if foreign:
+        raise ConfigError(f"{run_dir / foreign[0]}: not written by segen; the demo will not delete it "
+                          f"(move it, or choose another --out)", kind="exists", path=run_dir / foreign[0])
+    _say(f"replacing the previous demo run in {run_dir}")
+    for name in RUN_ENTRIES:
+        target = run_dir / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
     return run_dir
 
 

@@ -45,3 +45,13 @@ class TrainingStopped(SegenError):
     """Training stopped on a fault (a non-finite loss, an unreadable image); the last good checkpoint is kept."""
 
     default_kind = "stopped"
+
+
+def one_line(error: BaseException) -> str:
+    """The message of `error` as one line; an error re-raised from a DataLoader worker gives its original line."""
+    text = str(error).strip()
+    if text.startswith("Caught ") and "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1].strip()
+        head, sep, rest = last.partition(": ")
+        text = rest if sep and "." in head and " " not in head else last
+    return text.splitlines()[0] if text else type(error).__name__

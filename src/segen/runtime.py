@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,35 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int) -> Iterator[None]:
+    """Run a block with Python, NumPy and torch (CPU) RNGs seeded from `seed`, restoring them afterwards.
+
+    Data augmentation draws from these global generators; seeding them per sample makes a sample's
+    augmentation depend on its seed alone, whatever the worker count and wherever a run resumed.
+    """
+    saved_python, saved_numpy, saved_torch = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(saved_python)
+        np.random.set_state(saved_numpy)
+        torch.set_rng_state(saved_torch)
+
+
+def ignore_interrupts(worker_id: int = 0) -> None:
+    """DataLoader `worker_init_fn`: workers ignore Ctrl-C, so the main process can stop and save cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def make_grad_scaler(amp: torch.dtype | None) -> torch.amp.GradScaler:
+    """A gradient scaler, active only for fp16 autocast (bf16 and fp32 need none)."""
+    return torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
 
 
 def _plain(value: Any) -> Any:

@@ -30,8 +30,21 @@ def test_check_clean_and_damaged(data_copy: Path, capsys: pytest.CaptureFixture[
     Image.fromarray(np.zeros((10, 10), np.uint8)).save(data_copy / "val" / "masks" / "val_0000.png")
     code, out, _ = run_main(["data", "check", str(data_copy), "--quiet"], capsys)
     assert code == 1
-    assert "missing-mask" in out and "train_0001.png" in out
-    assert "size-mismatch" in out and "val_0000.png" in out
+    assert "unpaired" in out and "train_0001.png" in out
+    assert "mismatch" in out and "val_0000.png" in out
+
+
+def test_check_warnings_exit_0_unless_strict(data_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = data_copy / "val" / "images" / "val_0001.png"
+    Image.open(image).convert("L").save(image)  # a greyscale image among colour ones: a warning
+    code, out, _ = run_main(["data", "check", str(data_copy), "--quiet"], capsys)
+    assert code == 0 and "(0 errors, 1 warning)" in out and "channel-mismatch (warning)" in out
+    code, out, _ = run_main(["data", "check", str(data_copy), "--quiet", "--strict"], capsys)
+    assert code == 1 and "(0 errors, 1 warning)" in out
+    code, out, _ = run_main(["data", "check", "--help"], capsys)
+    assert code == 0
+    assert "Exit status: 0 when there is no error" in " ".join(out.split())
+    assert "--strict" in out and "warnings too" in " ".join(out.split())
 
 
 def test_stats_write_weights_and_train_with_them(multiclass_root: Path, tmp_path: Path,
@@ -90,3 +103,22 @@ def test_formats_and_download_listing(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0 and "voc2012" in out
     code, _, err = run_main(["data", "download", "nothing", "--root", "."], capsys)
     assert code != 0 and "voc2012" in err.splitlines()[-1]
+
+
+def test_download_list_needs_no_root(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(["data", "download", "list"], capsys)
+    assert code == 0, err
+    assert {"voc2012", "oxford-pet", "cityscapes"} <= set(out.split())
+    code, out, err = run_main(["data", "download", "voc2012"], capsys)  # a real download still needs one
+    assert code == 2 and out == "" and err.startswith("error: ") and "--root" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run_main(["data", "download", "nothing"], capsys)
+    assert code == 1 and "unknown dataset 'nothing'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_download_of_a_manual_dataset_prints_the_steps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(["data", "download", "cityscapes", "--root", str(tmp_path)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 1 and out == "" and len(lines) > 3
+    assert "Steps:" in err and str(tmp_path / "cityscapes") in err
+    assert lines[-1].startswith("error: cityscapes needs a (free) login")

@@ -11,17 +11,15 @@ import yaml
 from PIL import Image
 
 from segen.data import SyntheticSpec, write_folder_dataset
-from segen.data.check import (
-    Problem,
-    check_dataset,
+from segen.data.check import Problem, check_dataset, format_problems
+from segen.data.folder import ClassInfo, Sample, SplitListing
+from segen.data.stats import (
     dataset_stats,
-    format_problems,
     format_stats,
     load_class_weights,
     median_frequency_weights,
     save_class_weights,
 )
-from segen.data.folder import ClassInfo, Sample
 from segen.errors import DataError
 
 PALETTE = [[0, 0, 0], [220, 60, 50], [60, 170, 230], [240, 200, 40]]
@@ -53,19 +51,19 @@ def test_clean_dataset_has_no_problems(data: Path) -> None:
 
 def test_every_planted_defect_is_listed_with_its_file(data: Path) -> None:
     train, test = data / "train", data / "test"
-    (train / "masks" / "train_0000.png").unlink()                      # missing-mask
-    (test / "images" / "test_0000.png").unlink()                        # missing-image
-    Image.open(train / "images" / "train_0001.png").save(train / "images" / "train_0001.jpg")  # duplicate-stem
-    for f in (data / "val").glob("*/*.png"):                            # empty-split
+    (train / "masks" / "train_0000.png").unlink()                      # unpaired image
+    (test / "images" / "test_0000.png").unlink()                        # unpaired mask
+    Image.open(train / "images" / "train_0001.png").save(train / "images" / "train_0001.jpg")  # duplicate
+    for f in (data / "val").glob("*/*.png"):                            # empty
         f.unlink()
-    (train / "images" / "train_0002.png").write_bytes(b"not an image at all" * 10)  # unreadable image
-    truncated = test / "masks" / "test_0001.png"                       # unreadable (truncated) mask
+    (train / "images" / "train_0002.png").write_bytes(b"not an image at all" * 10)  # corrupt image
+    truncated = test / "masks" / "test_0001.png"                       # corrupt (truncated) mask
     truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
-    cut = train / "images" / "train_0005.png"                          # unreadable (truncated) image
+    cut = train / "images" / "train_0005.png"                          # corrupt (truncated) image
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
-    Image.fromarray(np.zeros((16, 20), np.uint8)).save(train / "masks" / "train_0001.png")  # size-mismatch
+    Image.fromarray(np.zeros((16, 20), np.uint8)).save(train / "masks" / "train_0001.png")  # mismatch
     bad = np.asarray(Image.open(train / "masks" / "train_0003.png")).copy()
-    bad[0, 0] = 9                                                        # bad-mask-value
+    bad[0, 0] = 9                                                        # values
     Image.fromarray(bad).save(train / "masks" / "train_0003.png")
     ids = np.asarray(Image.open(train / "masks" / "train_0004.png"))
     colour = np.array(PALETTE, np.uint8)[ids]                            # colour-mask
@@ -73,27 +71,27 @@ def test_every_planted_defect_is_listed_with_its_file(data: Path) -> None:
 
     problems = check_dataset(data, progress=False)
     expected = {
-        ("missing-mask", str(train / "images" / "train_0000.png")),
-        ("missing-image", str(test / "masks" / "test_0000.png")),
-        ("duplicate-stem", str(train / "images" / "train_0001.png")),
-        ("empty-split", str(data / "val" / "images")),
-        ("unreadable", str(train / "images" / "train_0002.png")),
-        ("unreadable", str(truncated)),
-        ("unreadable", str(cut)),
-        ("size-mismatch", str(train / "masks" / "train_0001.png")),
-        ("bad-mask-value", str(train / "masks" / "train_0003.png")),
+        ("unpaired", str(train / "images" / "train_0000.png")),
+        ("unpaired", str(test / "masks" / "test_0000.png")),
+        ("duplicate", str(train / "images" / "train_0001.png")),
+        ("empty", str(data / "val" / "images")),
+        ("corrupt", str(train / "images" / "train_0002.png")),
+        ("corrupt", str(truncated)),
+        ("corrupt", str(cut)),
+        ("mismatch", str(train / "masks" / "train_0001.png")),
+        ("values", str(train / "masks" / "train_0003.png")),
         ("colour-mask", str(train / "masks" / "train_0004.png")),
     }
     assert found(problems) == expected, format_problems(problems)
     by_kind = {p.kind: p for p in problems}
-    assert "train_0001.jpg" in by_kind["duplicate-stem"].message
-    assert "class id 9 >= number of classes 4" in by_kind["bad-mask-value"].message
-    assert "16" in by_kind["size-mismatch"].message and "20x16" in by_kind["size-mismatch"].message
+    assert "train_0001.jpg" in by_kind["duplicate"].message
+    assert "class id 9 >= number of classes 4" in by_kind["values"].message
+    assert "16" in by_kind["mismatch"].message and "20x16" in by_kind["mismatch"].message
     report = format_problems(problems)
     assert report.startswith(f"10 problems (10 errors, 0 warnings) in {data}:")
     for kind, path in expected:
         assert f"{kind}: {path}: " in report
-    assert "\nunreadable: 3 - " in report
+    assert "\ncorrupt: 3 - " in report
 
 
 def test_colour_mask_against_the_palette(data: Path) -> None:
@@ -116,12 +114,13 @@ def test_missing_folders_and_root(data: Path, tmp_path: Path) -> None:
     shutil.rmtree(data / "val" / "masks")
     shutil.rmtree(data / "train" / "masks")  # no longer detected as the folder format: still checked as one
     problems = check_dataset(data, progress=False)
-    assert found(problems) == {("missing-folder", str(data / "val" / "masks")),
-                               ("missing-folder", str(data / "train" / "masks"))}
-    assert found(check_dataset(tmp_path / "nowhere", progress=False)) == {
-        ("missing-folder", str(tmp_path / "nowhere"))}
+    assert found(problems) == {("missing", str(data / "val" / "masks")),
+                               ("missing", str(data / "train" / "masks"))}
+    shutil.rmtree(data / "test" / "images")
+    assert ("missing", str(data / "test" / "images")) in found(check_dataset(data, progress=False))
+    assert found(check_dataset(tmp_path / "nowhere", progress=False)) == {("missing", str(tmp_path / "nowhere"))}
     (tmp_path / "odd").mkdir()
-    assert [p.kind for p in check_dataset(tmp_path / "odd", progress=False)] == ["bad-layout"]
+    assert found(check_dataset(tmp_path / "odd", progress=False)) == {("invalid", str(tmp_path / "odd"))}
 
 
 def test_channel_mismatch_is_a_warning(data: Path) -> None:
@@ -145,7 +144,7 @@ def test_without_class_names_skipped_ids_are_flagged(data: Path) -> None:
 
 
 class FakeFormat:
-    """A non-folder format that refuses the val split and lists a bad pair in train."""
+    """A non-folder format that lists one pair and one unpaired file in val, and a bad pair in train."""
 
     name = "fake"
 
@@ -158,11 +157,16 @@ class FakeFormat:
     def splits(self, root: Path) -> list[str]:
         return ["train", "val"]
 
-    def samples(self, root: Path, split: str) -> list[Sample]:
+    def listing(self, root: Path, split: str) -> SplitListing:
+        images, masks = root / split / "images", root / split / "masks"
         if split == "val":
-            raise DataError(f"{root / 'val' / 'x.png'}: no label file x_gt.png in {root / 'val'}")
-        images, masks = root / "train" / "images", root / "train" / "masks"
-        return [Sample(images / f"train_000{i}.png", masks / f"train_000{i}.png") for i in range(6)]
+            lonely = root / "val" / "x.png"
+            problem = DataError(f"{lonely}: no label file x_gt.png in {root / 'val'}", kind="unpaired", path=lonely)
+            return SplitListing([Sample(images / "val_0000.png", masks / "val_0000.png")], [problem])
+        return SplitListing([Sample(images / f"train_000{i}.png", masks / f"train_000{i}.png") for i in range(6)])
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        return self.listing(root, split).strict()
 
     def classes(self, root: Path) -> ClassInfo | None:
         return ClassInfo(["a", "b", "c"])
@@ -179,10 +183,36 @@ def test_other_formats_go_through_the_protocol(data: Path, monkeypatch: pytest.M
     ids = np.asarray(Image.open(mask)).copy()
     ids[0, 0] = 7
     Image.fromarray(ids).save(mask)
+    broken = data / "val" / "images" / "val_0000.png"
+    broken.write_bytes(b"not an image")
     problems = check_dataset(data, format="fake", progress=False)
-    assert found(problems) == {("missing-mask", str(data / "val" / "x.png")),
-                               ("bad-mask-value", str(mask))}
-    assert problems.format == "fake" and problems.images == {"train": 6, "val": 0}
+    assert found(problems) == {("unpaired", str(data / "val" / "x.png")), ("values", str(mask)),
+                               ("corrupt", str(broken))}
+    assert problems.format == "fake" and problems.images == {"train": 6, "val": 1}
+
+
+def as_camvid(folder_root: Path, dst: Path) -> Path:
+    """The folder-format dataset rearranged as CamVid: ROOT/{split}/ and ROOT/{split}annot/."""
+    for split in ("train", "val"):
+        shutil.copytree(folder_root / split / "images", dst / split)
+        shutil.copytree(folder_root / split / "masks", dst / f"{split}annot")
+    return dst
+
+
+@pytest.mark.parametrize("words", ["duplicate no mask not found no images", "size mismatch unreadable"])
+def test_words_in_the_root_path_do_not_change_the_kinds(clean_root: Path, tmp_path: Path, words: str) -> None:
+    """Kinds come from the errors themselves, never from their wording, which holds the user's path."""
+    kinds = []
+    for parent in (tmp_path / "plain", tmp_path / words):
+        root = as_camvid(clean_root, parent / "camvid")
+        (root / "valannot" / "val_0000.png").unlink()
+        Image.open(root / "train" / "train_0001.png").save(root / "train" / "train_0001.jpg")
+        (root / "train" / "train_0002.png").write_bytes(b"not an image")
+        report = check_dataset(root, progress=False)
+        assert report.format == "camvid"
+        kinds.append(sorted((p.kind, Path(p.path).relative_to(root).as_posix()) for p in report))
+    assert kinds[0] == kinds[1] == [("corrupt", "train/train_0002.png"), ("duplicate", "train/train_0001.png"),
+                                    ("unpaired", "val/val_0000.png")]
 
 
 # --- statistics ---------------------------------------------------------------------------------------------

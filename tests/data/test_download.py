@@ -6,8 +6,10 @@ import hashlib
 import http.server
 import io
 import re
+import sys
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,11 +38,12 @@ class ServerState:
     files: dict[str, bytes] = field(default_factory=dict)
     cut_after: dict[str, int] = field(default_factory=dict)
     no_range: set[str] = field(default_factory=set)
+    drip: dict[str, float] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ServerState.files with Range support; can cut a response off after K bytes (once)."""
+    """Serves ServerState.files with Range support; can cut a response off after K bytes (once) or drip it."""
 
     server: _Server
 
@@ -58,8 +61,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         cut = state.cut_after.pop(self.path, None)
-        self.wfile.write(body if cut is None else body[:cut])
-        self.wfile.flush()
+        body = body if cut is None else body[:cut]
+        delay = state.drip.get(self.path)
+        try:
+            for piece in ([body] if delay is None else [body[i:i + 256] for i in range(0, len(body), 256)]):
+                self.wfile.write(piece)
+                self.wfile.flush()
+                if delay is not None:
+                    time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up
+            pass
         self.close_connection = True
 
     def _start(self, size: int, state: ServerState) -> int | None:
@@ -280,3 +291,81 @@ def test_download_dataset_end_to_end(server: _Server, tmp_path: Path, monkeypatc
     (path / "masks" / "a.txt").unlink()  # a second run neither downloads nor unpacks again
     assert download_dataset("tiny", root, progress=False, base_url=server.url) == path
     assert len(server.state.requests) == 2 and not (path / "masks" / "a.txt").exists()
+
+
+def test_overall_deadline_stops_a_slow_download(server: _Server, tmp_path: Path) -> None:
+    """A server that keeps sending, slowly, never trips the per-read timeout: the deadline stops it."""
+    remote = _serve(server, "/slow.bin", BIG)
+    server.state.drip["/slow.bin"] = 0.02  # 256 bytes every 20 ms: about 1.3 s for the whole file
+    start = time.monotonic()
+    with pytest.raises(DataError, match=re.escape(remote.url) + r": download took longer than 0.3 s") as info:
+        download_file(remote, tmp_path, progress=False, chunk=4096, deadline=0.3)
+    assert time.monotonic() - start < 1.0
+    assert info.value.kind == "timeout" and "\n" not in str(info.value) and "--deadline" in str(info.value)
+    assert 0 < (tmp_path / "slow.bin.part").stat().st_size < len(BIG)  # kept, to resume
+    server.state.drip.clear()
+    assert download_file(remote, tmp_path, progress=False).read_bytes() == BIG
+
+
+def test_default_deadline_scales_with_the_size() -> None:
+    assert download.default_deadline(1000) == download.MIN_DEADLINE
+    two_gb = 2 * 1024**3
+    assert download.default_deadline(two_gb) == pytest.approx(two_gb / download.MIN_RATE)
+    assert download.default_deadline(None) == download.UNSIZED_DEADLINE
+    with pytest.raises(DataError, match="deadline must be positive"):
+        download_file(RemoteFile("http://127.0.0.1:9/x", _sha(b""), "x"), Path("unused"), deadline=0)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_second_download_into_the_same_part_is_refused(server: _Server, tmp_path: Path) -> None:
+    import fcntl
+
+    remote = _serve(server, "/big.bin", BIG)
+    with (tmp_path / "big.bin.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(DataError) as info:
+            download_file(remote, tmp_path, progress=False)
+    message = str(info.value)
+    assert info.value.kind == "locked" and info.value.path == tmp_path / "big.bin.part"
+    assert f"{tmp_path / 'big.bin.part'}: another download into this file is running" in message
+    assert "\n" not in message and server.state.requests == []
+    assert download_file(remote, tmp_path, progress=False).read_bytes() == BIG  # free again once released
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]  # the lock file goes with the download
+
+
+def test_concurrent_downloads_one_runs_one_is_refused(server: _Server, tmp_path: Path) -> None:
+    remote = _serve(server, "/slow.bin", BIG)
+    server.state.drip["/slow.bin"] = 0.01
+    results: list[Path | DataError] = []
+
+    def first() -> None:
+        try:
+            results.append(download_file(remote, tmp_path, progress=False, chunk=1024))
+        except DataError as exc:  # pragma: no cover - a failure shows in the assertion below
+            results.append(exc)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    for _ in range(500):
+        if server.state.requests:
+            break
+        time.sleep(0.01)
+    with pytest.raises(DataError, match="another download into this file is running") as info:
+        download_file(remote, tmp_path, progress=False)
+    thread.join(10)
+    assert info.value.kind == "locked" and results == [tmp_path / "slow.bin"]
+    assert (tmp_path / "slow.bin").read_bytes() == BIG and len(server.state.requests) == 1
+
+
+def test_lock_file_without_flock(server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where flock is unavailable, the lock is a file created exclusively; a stale one is named."""
+    monkeypatch.setattr(download, "fcntl", None)
+    remote = _serve(server, "/big.bin", BIG)
+    (tmp_path / "big.bin.lock").write_text("12345\n")
+    with pytest.raises(DataError, match="another download into this file is running") as info:
+        download_file(remote, tmp_path, progress=False)
+    assert info.value.kind == "locked" and str(tmp_path / "big.bin.lock") in str(info.value)
+    assert server.state.requests == []
+    (tmp_path / "big.bin.lock").unlink()
+    assert download_file(remote, tmp_path, progress=False).read_bytes() == BIG
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.bin"]

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from segen.config import DataConfig
-from segen.data import SegmentationDataset, load_segmentation_data, read_mask
+from segen.data import SegmentationDataset, check, load_segmentation_data, read_mask
 from segen.data.convert import convert_dataset
 from segen.data.formats import get_format
 from segen.data.public_formats import CITYSCAPES_CLASSES, PET_CLASSES, VOC_CLASSES, voc_palette
@@ -310,3 +310,89 @@ def test_failed_conversion_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"f001\.png: cannot read mask"):
         convert_dataset("camvid", src, tmp_path / "out", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _damage_camvid(root: Path) -> tuple[set[tuple[str, str]], int]:
+    (root / "trainannot" / "f001.png").unlink()
+    _truncate(root / "train" / "f003.png")
+    return {("unpaired", str(root / "train" / "f001.png")), ("corrupt", str(root / "train" / "f003.png"))}, 4
+
+
+def _damage_voc(root: Path) -> tuple[set[tuple[str, str]], int]:
+    inner = root / "VOCdevkit" / "VOC2012"
+    (inner / "SegmentationClass" / "2007_000001.png").unlink()
+    _truncate(inner / "JPEGImages" / "2007_000003.jpg")
+    return {("missing", str(inner / "SegmentationClass" / "2007_000001.png")),
+            ("corrupt", str(inner / "JPEGImages" / "2007_000003.jpg"))}, 2
+
+
+def _damage_cityscapes(root: Path) -> tuple[set[tuple[str, str]], int]:
+    train = root / "leftImg8bit" / "train"
+    (root / "gtFine" / "train" / "bochum" / "bochum_000001_000019_gtFine_labelIds.png").unlink()
+    _truncate(train / "aachen" / "aachen_000000_000019_leftImg8bit.png")
+    return {("unpaired", str(train / "bochum" / "bochum_000001_000019_leftImg8bit.png")),
+            ("corrupt", str(train / "aachen" / "aachen_000000_000019_leftImg8bit.png"))}, 3
+
+
+def _damage_pet(root: Path) -> tuple[set[tuple[str, str]], int]:
+    (root / "annotations" / "trimaps" / "Abyssinian_2.png").unlink()
+    _truncate(root / "images" / "beagle_1.jpg")
+    return {("missing", str(root / "annotations" / "trimaps" / "Abyssinian_2.png")),
+            ("corrupt", str(root / "images" / "beagle_1.jpg"))}, 2
+
+
+def _damage_image_label(root: Path) -> tuple[set[tuple[str, str]], int]:
+    (root / "label" / "0.png").unlink()
+    _truncate(root / "image" / "4.png")
+    return {("unpaired", str(root / "image" / "0.png")), ("corrupt", str(root / "image" / "4.png"))}, 4
+
+
+@pytest.mark.parametrize(("maker", "damage"), [
+    (lambda r: make_camvid(r, {"train": 5, "val": 2}), _damage_camvid), (make_voc, _damage_voc),
+    (make_cityscapes, _damage_cityscapes), (make_oxford_pet, _damage_pet), (make_image_label, _damage_image_label)])
+def test_check_lists_every_problem_of_a_public_format(tmp_path: Path, maker: Maker,
+                                                      damage: Callable[[Path], tuple[set[tuple[str, str]], int]],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unpaired image does not hide a truncated one: both are reported and every pair is decoded."""
+    root = maker(tmp_path / "data")
+    expected, pairs = damage(root)
+    decoded: list[Path] = []
+    real_read = check.read_image
+    monkeypatch.setattr(check, "read_image", lambda path, channels: decoded.append(path) or real_read(path, channels))
+    report = check.check_dataset(root, progress=False)
+    assert {(p.kind, p.path) for p in report} == expected, check.format_problems(report)
+    assert report.images["train"] == pairs
+    train = get_format(report.format).listing(root, "train").samples
+    reported = {Path(p.path) for p in report}
+    assert len(train) == pairs and {s.image for s in train} - reported <= set(decoded)
+
+
+def test_listing_returns_the_pairs_and_every_problem(tmp_path: Path) -> None:
+    root = make_camvid(tmp_path, {"train": 4})
+    (root / "trainannot" / "f001.png").unlink()
+    (root / "train" / "f002.png").unlink()
+    _image(root / "train" / "f003.png", 3, suffix=".jpg")  # a second file with stem f003
+    fmt = get_format("camvid")
+    listing = fmt.listing(root, "train")
+    assert [s.image.name for s in listing.samples] == ["f000.png", "f003.jpg"]
+    assert [(e.kind, e.path) for e in listing.problems] == [
+        ("duplicate", root / "train" / "f003.png"), ("unpaired", root / "train" / "f001.png"),
+        ("unpaired", root / "trainannot" / "f002.png")]
+    with pytest.raises(DataError, match="f003.png: duplicate name") as info:
+        fmt.samples(root, "train")
+    assert info.value.kind == "duplicate"
+    missing = fmt.listing(root, "val")
+    assert missing.samples == [] and [e.kind for e in missing.problems] == ["missing", "missing"]
+
+
+def test_check_cityscapes_whose_first_label_is_corrupt(tmp_path: Path) -> None:
+    root = make_cityscapes(tmp_path)
+    first = root / "gtFine" / "train" / "aachen" / "aachen_000000_000019_gtFine_labelIds.png"
+    first.write_bytes(b"not a png")
+    report = check.check_dataset(root, progress=False)
+    assert {(p.kind, p.path) for p in report} == {("corrupt", str(first))}
+    assert report.images == {"train": 4, "val": 2}

@@ -15,9 +15,10 @@ from segen.checkpoint import load_checkpoint, save_checkpoint
 from segen.config import GanConfig
 from segen.data import SyntheticSpec, write_folder_dataset
 from segen.data.synthetic import write_paired_dataset
+from segen.errors import TrainingStopped
 from segen.inference.generator import Generator
 from segen.models import Pix2PixGenerator, create_model
-from segen.training.gan import GanTask, NonFiniteLossError, resolve_diffaugment, train_gan
+from segen.training.gan import GanTask, resolve_diffaugment, train_gan
 
 SPEC = SyntheticSpec(32, 32, num_classes=3)
 
@@ -162,7 +163,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(images_root: P
         return logs
 
     monkeypatch.setattr(GanTask, "_adversarial_step", broken)
-    with pytest.raises(NonFiniteLossError, match="d_loss became non-finite"):
+    with pytest.raises(TrainingStopped, match="d_loss became non-finite"):
         train_gan(config(images_root, out, epochs=2), resume=True, progress=False)
     assert load_checkpoint(out / "last.pt")["trainer"]["step"] == good
 

@@ -66,7 +66,9 @@ def test_refuses_to_overwrite_a_run(trained_run: Path, multiclass_root: Path) ->
 def test_time_budget_stops_cleanly(multiclass_root: Path, tmp_path: Path) -> None:
     cfg = tiny_config(multiclass_root, tmp_path / "timed", epochs=10_000, max_time=0.05)
     result = train_segmentation(cfg, progress=False)
-    assert 1 <= result.state.epoch < 10_000 and result.state.finished
+    assert result.state.step >= 1 and result.state.epoch < 10_000 and result.state.finished
+    last = json.loads((tmp_path / "timed" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["step"] == result.state.step  # the cut epoch is validated and logged
     assert result.state.elapsed < 0.05 * 60 + 10
     assert (tmp_path / "timed" / "last.pt").is_file() and (tmp_path / "timed" / "best.pt").is_file()
 

@@ -43,14 +43,19 @@ def convert(fmt: str, src: str, dst: str, resize: tuple[int, int] | None, ignore
 @click.argument("root", type=click.Path())
 @click.option("--format", "fmt", default="auto", show_default=True, help="Dataset format.")
 @click.option("--ignore-index", type=click.IntRange(0, 255), default=255, show_default=True)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def check(root: str, fmt: str, ignore_index: int, quiet: bool) -> None:
-    """List every problem of a dataset with its file; exit 1 when there are errors (warnings alone: 0)."""
+def check(root: str, fmt: str, ignore_index: int, strict: bool, quiet: bool) -> None:
+    """List every problem of a dataset with its file.
+
+    Exit status: 0 when there is no error (warnings, such as mixed greyscale and colour images, are
+    listed but do not count), 1 when there is at least one error; with --strict, warnings too give 1.
+    """
     from segen.data.check import check_dataset, format_problems
 
-    problems = check_dataset(Path(root), fmt, ignore_index, progress=not quiet)
-    click.echo(format_problems(problems))
-    if any(not p.is_warning for p in problems):
+    report = check_dataset(Path(root), fmt, ignore_index, progress=not quiet)
+    click.echo(format_problems(report))
+    if report.errors or (strict and report):
         raise SystemExit(1)
 
 
@@ -64,7 +69,7 @@ def check(root: str, fmt: str, ignore_index: int, quiet: bool) -> None:
 def stats(root: str, fmt: str, ignore_index: int, max_images: int | None, write_weights: str | None,
           quiet: bool) -> None:
     """Per-class pixel shares, image counts, mean/std and suggested class weights."""
-    from segen.data.check import dataset_stats, format_stats, save_class_weights
+    from segen.data.stats import dataset_stats, format_stats, save_class_weights
 
     result = dataset_stats(Path(root), fmt, ignore_index, max_images, progress=not quiet)
     click.echo(format_stats(result))
@@ -75,21 +80,26 @@ def stats(root: str, fmt: str, ignore_index: int, max_images: int | None, write_
 
 @data.command("download")
 @click.argument("name")
-@click.option("--root", required=True, type=click.Path(), help="Folder to download and extract into.")
+@click.option("--root", type=click.Path(), help="Folder to download and extract into (not needed for `list`).")
+@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Most seconds one file may take  [default: 10 min, or more for big files at 100 KiB/s].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def download(name: str, root: str, quiet: bool) -> None:
-    """Download a public dataset (checksummed, resumable) and extract it."""
-    from segen.data.download import download_dataset, list_datasets, manual_instructions
+def download(name: str, root: str | None, deadline: float | None, quiet: bool) -> None:
+    """Download a public dataset (checksummed, resumable) and extract it; NAME `list` lists the datasets."""
+    from segen.data.download import download_dataset, get_source, list_datasets, manual_instructions
 
     if name == "list":
         for known in list_datasets():
             click.echo(known)
         return
+    get_source(name)  # an unknown name fails first, with the valid ones
+    if root is None:
+        raise click.UsageError(f"--root is required to download {name!r} (the folder to download into)")
     try:
-        path = download_dataset(name, Path(root), progress=not quiet)
-    except DataError:
-        if name in list_datasets() and manual_instructions(name):
-            click.echo(manual_instructions(name), err=True)
+        path = download_dataset(name, Path(root), progress=not quiet, deadline=deadline)
+    except DataError as exc:
+        if exc.kind == "manual":  # the steps to follow, before the one-line error
+            click.echo(manual_instructions(name, Path(root)), err=True)
         raise
     click.echo(f"ready: {path}")
 

@@ -18,10 +18,11 @@ import yaml
 from PIL import Image
 from tqdm import tqdm
 
-from segen.data.folder import ClassInfo, Sample
+from segen.data.folder import ClassInfo, Sample, out_of_range, size_mismatch
 from segen.data.formats import get_format
 from segen.data.io import image_channels, read_image, read_mask
 from segen.errors import DataError
+from segen.runtime import write_atomic
 
 
 def convert_dataset(fmt_name: str, src: Path, dst: Path, resize: tuple[int, int] | None = None,
@@ -42,13 +43,13 @@ def convert_dataset(fmt_name: str, src: Path, dst: Path, resize: tuple[int, int]
     src, dst = Path(src), Path(dst)
     _check_destination(dst)
     if not src.is_dir():
-        raise DataError(f"{src}: data folder not found")
+        raise DataError(f"{src}: data folder not found", kind="missing", path=src)
     if resize is not None and (len(resize) != 2 or min(resize) < 1):
-        raise DataError(f"resize must be (height, width) with positive sizes, got {resize}")
+        raise DataError(f"resize must be (height, width) with positive sizes, got {resize}", kind="invalid")
     fmt = get_format(fmt_name, src)
     splits = {split: fmt.samples(src, split) for split in fmt.splits(src)}
     if not splits:
-        raise DataError(f"{src}: no labelled split found for format {fmt.name!r}")
+        raise DataError(f"{src}: no labelled split found for format {fmt.name!r}", kind="missing", path=src)
     classes, lut = fmt.classes(src), fmt.mask_lut(src, ignore_index)
     channels = image_channels(next(iter(splits.values()))[0].image)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +74,7 @@ def convert_dataset(fmt_name: str, src: Path, dst: Path, resize: tuple[int, int]
 def _check_destination(dst: Path) -> None:
     """Refuse a destination that is a file or a non-empty folder."""
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
-        raise DataError(f"{dst}: destination exists and is not empty; choose a new folder")
+        raise DataError(f"{dst}: destination exists and is not empty; choose a new folder", kind="exists", path=dst)
 
 
 def _write_split(out: Path, samples: list[Sample], channels: int, lut: np.ndarray | None,
@@ -85,7 +86,8 @@ def _write_split(out: Path, samples: list[Sample], channels: int, lut: np.ndarra
     for sample in samples:
         stem = sample.image.stem
         if stem in seen:
-            raise DataError(f"{sample.image}: same name as {seen[stem]} in split {out.name!r}")
+            raise DataError(f"{sample.image}: same name as {seen[stem]} in split {out.name!r}", kind="duplicate",
+                            path=sample.image)
         seen[stem] = sample.image
         image, mask = _convert_pair(sample, channels, lut, classes, ignore_index, resize)
         image.save(out / "images" / f"{stem}.png")
@@ -100,8 +102,8 @@ def _convert_pair(sample: Sample, channels: int, lut: np.ndarray | None, classes
     image = Image.fromarray(np.ascontiguousarray(pixels[..., 0] if channels == 1 else pixels))
     raw = read_mask(sample.mask)
     if raw.shape != pixels.shape[:2]:
-        raise DataError(f"{sample.mask}: mask size {raw.shape[1]}x{raw.shape[0]} does not match image "
-                        f"{sample.image.name} ({pixels.shape[1]}x{pixels.shape[0]})")
+        raise DataError(f"{sample.mask}: {size_mismatch(raw.shape, pixels.shape[:2], sample.image)}",
+                        kind="mismatch", path=sample.mask)
     ids = lut[raw] if lut is not None else raw
     if classes is not None:
         _check_ids(sample.mask, ids, classes.num_classes, ignore_index)
@@ -117,8 +119,7 @@ def _check_ids(path: Path, ids: np.ndarray, num_classes: int, ignore_index: int)
     """Raise DataError when a mask holds a class id that is neither a class nor the ignore value."""
     bad = sorted(v for v in np.unique(ids).tolist() if v >= num_classes and v != ignore_index)
     if bad:
-        raise DataError(f"{path}: class id {bad[0]} >= number of classes {num_classes} "
-                        f"(and not the ignore value {ignore_index})")
+        raise DataError(f"{path}: {out_of_range(bad, num_classes, ignore_index)}", kind="values", path=path)
 
 
 def _write_classes(path: Path, classes: ClassInfo) -> None:
@@ -126,4 +127,4 @@ def _write_classes(path: Path, classes: ClassInfo) -> None:
     data: dict[str, object] = {"names": list(classes.names)}
     if classes.colors:
         data["colors"] = [list(c) for c in classes.colors]
-    path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=None))

@@ -1,11 +1,13 @@
 """The folder format: ROOT/{train,val,test}/{images,masks}/*, paired by file stem, with classes.yaml.
 
 Masks hold class ids (0..C-1) plus an ignore value (default 255), or are paletted PNGs; a dataset
-whose masks hold only 0 and 255 is binary and is read as 0/1.
+whose masks hold only 0 and 255 is binary and is read as 0/1. This module is also the one home of
+pairing files (`pair_keys`, `pair_folders`): every format lists a split as a `SplitListing`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,24 @@ class ClassInfo:
         return len(self.names)
 
 
+@dataclass
+class SplitListing:
+    """The image/mask pairs a format can make of one split, and the problems that kept other files out.
+
+    `problems` are DataErrors carrying a `kind` (missing, unpaired, duplicate, empty, invalid) and the
+    `path` at fault; `segen data check` reports them all, training takes `strict()`.
+    """
+
+    samples: list[Sample]
+    problems: list[DataError] = field(default_factory=list)
+
+    def strict(self) -> list[Sample]:
+        """The samples when there is no problem; else raise the first problem."""
+        if self.problems:
+            raise self.problems[0]
+        return self.samples
+
+
 def has_split(root: Path, split: str) -> bool:
     """Whether ROOT/split/images exists."""
     return (root / split / "images").is_dir()
@@ -45,35 +65,60 @@ def has_split(root: Path, split: str) -> bool:
 
 def list_split(root: Path, split: str) -> list[Sample]:
     """Image/mask pairs of ROOT/split/{images,masks}, sorted by stem; unpaired or duplicate files raise DataError."""
+    return split_listing(root, split).strict()
+
+
+def split_listing(root: Path, split: str) -> SplitListing:
+    """The pairs of ROOT/split/{images,masks} and every missing folder, duplicate or unpaired file."""
     if not root.is_dir():
-        raise DataError(f"{root}: data folder not found")
-    return pair_by_stem(root / split / "images", root / split / "masks", split)
+        return SplitListing([], [DataError(f"{root}: data folder not found", kind="missing", path=root)])
+    return pair_folders(root / split / "images", root / split / "masks", split)
 
 
-def pair_by_stem(images_dir: Path, masks_dir: Path, split: str) -> list[Sample]:
-    """Pairs of two parallel folders matched by file stem, sorted; unpaired files raise DataError."""
-    for folder in (images_dir, masks_dir):
-        if not folder.is_dir():
-            raise DataError(f"{folder}: folder not found (split {split!r})")
-    images, masks = _by_stem(images_dir), _by_stem(masks_dir)
+def pair_folders(images_dir: Path, masks_dir: Path, split: str) -> SplitListing:
+    """Pairs of two parallel folders matched by file stem, sorted, with every file that has no partner."""
+    missing = [DataError(f"{folder}: folder not found (split {split!r})", kind="missing", path=folder)
+               for folder in (images_dir, masks_dir) if not folder.is_dir()]
+    if missing:
+        return SplitListing([], missing)
+    problems: list[DataError] = []
+    images, masks = files_by_stem(images_dir, problems), files_by_stem(masks_dir, problems)
     if not images:
-        raise DataError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in split {split!r}")
-    for stem, path in images.items():
-        if stem not in masks:
-            raise DataError(f"{path}: no mask with the same name in {masks_dir}")
-    for stem, path in masks.items():
-        if stem not in images:
-            raise DataError(f"{path}: no image with the same name in {images_dir}")
-    return [Sample(images[s], masks[s]) for s in sorted(images)]
+        problems.append(DataError(f"{images_dir}: no images ({', '.join(IMAGE_SUFFIXES)}) in split {split!r}",
+                                  kind="empty", path=images_dir))
+    return pair_keys(images, masks, problems, lambda _: f"no mask with the same name in {masks_dir}",
+                     lambda _: f"no image with the same name in {images_dir}")
 
 
-def _by_stem(folder: Path) -> dict[str, Path]:
+def pair_keys(images: dict[str, Path], masks: dict[str, Path], problems: list[DataError],
+              no_mask: Callable[[str], str], no_image: Callable[[str], str]) -> SplitListing:
+    """Pairs of the files with the same key, sorted by key; each file without a partner is an 'unpaired' problem.
+
+    Args:
+        images: image files by pairing key.
+        masks: mask files by pairing key.
+        problems: problems found so far (kept first).
+        no_mask: what an image without a mask lacks, from its key.
+        no_image: what a mask without an image lacks, from its key.
+    """
+    problems = list(problems)
+    problems += [DataError(f"{path}: {no_mask(key)}", kind="unpaired", path=path)
+                 for key, path in images.items() if key not in masks]
+    problems += [DataError(f"{path}: {no_image(key)}", kind="unpaired", path=path)
+                 for key, path in masks.items() if key not in images]
+    return SplitListing([Sample(images[k], masks[k]) for k in sorted(images) if k in masks], problems)
+
+
+def files_by_stem(folder: Path, problems: list[DataError]) -> dict[str, Path]:
+    """Image files of `folder` by stem (the first in name order); each later file with a taken stem is a problem."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
             continue
         if path.stem in found:
-            raise DataError(f"{path}: duplicate name; {found[path.stem].name} has the same stem")
+            problems.append(DataError(f"{path}: duplicate name; {found[path.stem].name} has the same stem",
+                                      kind="duplicate", path=path))
+            continue
         found[path.stem] = path
     return found
 
@@ -86,13 +131,15 @@ def read_classes(root: Path) -> ClassInfo | None:
     try:
         data = yaml.safe_load(path.read_text())
     except (yaml.YAMLError, UnicodeDecodeError):
-        raise DataError(f"{path}: not valid YAML") from None
+        raise DataError(f"{path}: not valid YAML", kind="invalid", path=path) from None
     names = data.get("names") if isinstance(data, dict) else data
     if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) for n in names):
-        raise DataError(f"{path}: expected 'names:' with a list of at least two class names")
+        raise DataError(f"{path}: expected 'names:' with a list of at least two class names", kind="invalid",
+                        path=path)
     colors = data.get("colors", []) if isinstance(data, dict) else []
     if colors and (len(colors) != len(names) or not all(_is_rgb(c) for c in colors)):
-        raise DataError(f"{path}: 'colors' must give one [r, g, b] (0..255) per class name")
+        raise DataError(f"{path}: 'colors' must give one [r, g, b] (0..255) per class name", kind="invalid",
+                        path=path)
     return ClassInfo(list(names), [tuple(c) for c in colors])
 
 
@@ -123,8 +170,8 @@ def scan_split(samples: list[Sample], keep_masks: bool = True) -> ScannedSplit:
         mask = read_mask(sample.mask)
         size = image_size(sample.image)
         if mask.shape != size:
-            raise DataError(f"{sample.mask}: mask size {mask.shape[1]}x{mask.shape[0]} does not match image "
-                            f"{sample.image.name} ({size[1]}x{size[0]})")
+            raise DataError(f"{sample.mask}: {size_mismatch(mask.shape, size, sample.image)}", kind="mismatch",
+                            path=sample.mask)
         values.append(set(np.unique(mask).tolist()))
         sizes.append(size)
         if keep_masks:
@@ -144,6 +191,13 @@ def binary_lut() -> np.ndarray:
     return lut
 
 
+def loader_lut(lut: np.ndarray | None, values: set[int], classes: ClassInfo | None) -> np.ndarray:
+    """The table the loader applies: the format's `lut`, else 0/255 binary masks read as 0/1, else identity."""
+    if lut is None and is_binary_255(values) and (classes is None or classes.num_classes == 2):
+        lut = binary_lut()
+    return lut if lut is not None else np.arange(256, dtype=np.uint8)
+
+
 def check_mask_values(scanned: ScannedSplit, num_classes: int, ignore_index: int,
                       lut: np.ndarray | None = None) -> None:
     """Raise DataError naming the first mask with a class id >= num_classes that is not the ignore value."""
@@ -151,5 +205,17 @@ def check_mask_values(scanned: ScannedSplit, num_classes: int, ignore_index: int
         ids = {int(lut[v]) for v in raw} if lut is not None else raw
         bad = sorted(v for v in ids if v >= num_classes and v != ignore_index)
         if bad:
-            raise DataError(f"{sample.mask}: class id {bad[0]} >= number of classes {num_classes} "
-                            f"(and not the ignore value {ignore_index})")
+            raise DataError(f"{sample.mask}: {out_of_range(bad, num_classes, ignore_index)}", kind="values",
+                            path=sample.mask)
+
+
+def size_mismatch(mask: tuple[int, ...], image: tuple[int, ...], image_path: Path) -> str:
+    """Why a mask of (height, width) `mask` does not fit its image of `image`."""
+    return (f"mask size {mask[1]}x{mask[0]} does not match image {image_path.name} "
+            f"({image[1]}x{image[0]})")
+
+
+def out_of_range(ids: list[int], num_classes: int, ignore_index: int) -> str:
+    """Why class ids `ids` (sorted) are wrong."""
+    return (f"class id {', '.join(map(str, ids))} >= number of classes {num_classes} "
+            f"(and not the ignore value {ignore_index})")

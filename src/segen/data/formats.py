@@ -1,6 +1,8 @@
 """Dataset formats: how a layout on disk maps to splits, image/mask pairs, classes and class ids.
 
-Each format is registered by name (`register_format`). A format lists the samples of a split, gives
+Each format is registered by name (`register_format`). A format lists a split as a `SplitListing` (the
+pairs it can make plus every problem, for `segen data check`) or strictly (`samples`, raising the first
+problem, for training), gives
 its built-in class names and colours, and a 256-entry lookup table that turns the stored mask values
 into class ids (e.g. CamVid's void 11 -> ignore, Cityscapes label ids -> train ids). `--format auto`
 picks the first format whose `detect` recognises the folder.
@@ -14,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from segen.data.folder import SPLITS, ClassInfo, Sample, has_split, list_split, read_classes
+from segen.data.folder import SPLITS, ClassInfo, Sample, SplitListing, has_split, read_classes, split_listing
 from segen.errors import DataError
 
 
@@ -31,8 +33,12 @@ class DatasetFormat(Protocol):
         """The labelled splits present under `root` (a subset of train, val, test)."""
         ...
 
+    def listing(self, root: Path, split: str) -> SplitListing:
+        """The image/mask pairs of `split` it can make, sorted, and every problem (a DataError with a kind)."""
+        ...
+
     def samples(self, root: Path, split: str) -> list[Sample]:
-        """Image/mask pairs of `split`, sorted; raises DataError for missing or unpaired files."""
+        """Image/mask pairs of `split`, sorted; raises the first problem of `listing` (a DataError)."""
         ...
 
     def classes(self, root: Path) -> ClassInfo | None:
@@ -42,6 +48,18 @@ class DatasetFormat(Protocol):
     def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
         """uint8[256] mapping stored mask values to class ids (or ignore), or None for identity."""
         ...
+
+
+class ListedFormat:
+    """Base of the built-in formats: `samples` is the strict form of `listing`."""
+
+    def listing(self, root: Path, split: str) -> SplitListing:
+        """The pairs of `split` and every problem; formats override this."""
+        raise NotImplementedError
+
+    def samples(self, root: Path, split: str) -> list[Sample]:
+        """The pairs of `split`; raises the first problem of `listing`."""
+        return self.listing(root, split).strict()
 
 
 _FORMATS: dict[str, DatasetFormat] = {}
@@ -67,14 +85,14 @@ def get_format(name: str, root: str | Path | None = None) -> DatasetFormat:
     _ensure_loaded()
     if name == "auto":
         if root is None or not Path(root).is_dir():
-            raise DataError(f"{root}: data folder not found")
+            raise DataError(f"{root}: data folder not found", kind="missing", path=root)
         for candidate in list_formats():
             if _FORMATS[candidate].detect(Path(root)):
                 return _FORMATS[candidate]
         raise DataError(f"{root}: layout not recognised; valid formats: {', '.join(list_formats())} "
-                        "(see --format)")
+                        "(see --format)", kind="invalid", path=root)
     if name not in _FORMATS:
-        raise DataError(f"unknown format {name!r}; valid: auto, {', '.join(list_formats())}")
+        raise DataError(f"unknown format {name!r}; valid: auto, {', '.join(list_formats())}", kind="invalid")
     return _FORMATS[name]
 
 
@@ -84,7 +102,7 @@ def identity_lut() -> np.ndarray:
 
 
 @register_format
-class FolderFormat:
+class FolderFormat(ListedFormat):
     """ROOT/{train,val,test}/{images,masks}/* paired by stem, optional ROOT/classes.yaml."""
 
     name = "folder"
@@ -93,10 +111,11 @@ class FolderFormat:
         return has_split(root, "train") and (root / "train" / "masks").is_dir()
 
     def splits(self, root: Path) -> list[str]:
-        return [s for s in SPLITS if has_split(root, s)]
+        """Splits with images/ or masks/: one that has only one of the two is listed, so its listing names the other."""
+        return [s for s in SPLITS if has_split(root, s) or (root / s / "masks").is_dir()]
 
-    def samples(self, root: Path, split: str) -> list[Sample]:
-        return list_split(root, split)
+    def listing(self, root: Path, split: str) -> SplitListing:
+        return split_listing(root, split)
 
     def classes(self, root: Path) -> ClassInfo | None:
         return read_classes(root)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segen.data.folder import ClassInfo, Sample, pair_by_stem
-from segen.data.formats import identity_lut, register_format
+from segen.data.folder import ClassInfo, Sample, SplitListing, pair_folders, pair_keys
+from segen.data.formats import ListedFormat, identity_lut, register_format
 from segen.data.io import read_mask
 from segen.errors import DataError
 
@@ -64,26 +64,35 @@ def voc_palette(n: int = 21) -> list[tuple[int, int, int]]:
     return colors
 
 
-def listed_samples(list_file: Path, images: Path, masks: Path) -> list[Sample]:
-    """The pairs `images/STEM.jpg`, `masks/STEM.png` of the stems listed (first word per line) in `list_file`."""
+def listed_pairs(list_file: Path, images: Path, masks: Path) -> SplitListing:
+    """The pairs `images/STEM.jpg`, `masks/STEM.png` of the stems listed (first word per line) in `list_file`.
+
+    A listed file that does not exist is a 'missing' problem and leaves its stem out.
+    """
     if not list_file.is_file():
-        raise DataError(f"{list_file}: split list not found")
+        return _refused(f"{list_file}: split list not found", "missing", list_file)
     stems = sorted({line.split()[0] for line in list_file.read_text().splitlines()
                     if line.strip() and not line.startswith("#")})
     if not stems:
-        raise DataError(f"{list_file}: lists no images")
-    samples = []
+        return _refused(f"{list_file}: lists no images", "empty", list_file)
+    samples, problems = [], []
     for stem in stems:
         sample = Sample(images / f"{stem}.jpg", masks / f"{stem}.png")
-        for path in (sample.image, sample.mask):
-            if not path.is_file():
-                raise DataError(f"{path}: not found ({stem!r} is listed in {list_file})")
-        samples.append(sample)
-    return samples
+        absent = [path for path in (sample.image, sample.mask) if not path.is_file()]
+        problems += [DataError(f"{path}: not found ({stem!r} is listed in {list_file})", kind="missing", path=path)
+                     for path in absent]
+        if not absent:
+            samples.append(sample)
+    return SplitListing(samples, problems)
+
+
+def _refused(message: str, kind: str, path: Path | None = None) -> SplitListing:
+    """A listing with no pairs and one problem."""
+    return SplitListing([], [DataError(message, kind=kind, path=path)])
 
 
 @register_format
-class CamVidFormat:
+class CamVidFormat(ListedFormat):
     """SegNet's CamVid: ROOT/{split}/ images with ROOT/{split}annot/ masks of the same names; 11 = void."""
 
     name = "camvid"
@@ -94,8 +103,8 @@ class CamVidFormat:
     def splits(self, root: Path) -> list[str]:
         return [s for s in SPLITS if (root / s).is_dir() and (root / f"{s}annot").is_dir()]
 
-    def samples(self, root: Path, split: str) -> list[Sample]:
-        return pair_by_stem(root / split, root / f"{split}annot", split)
+    def listing(self, root: Path, split: str) -> SplitListing:
+        return pair_folders(root / split, root / f"{split}annot", split)
 
     def classes(self, root: Path) -> ClassInfo | None:
         return ClassInfo(list(CAMVID_CLASSES), list(CAMVID_COLORS))
@@ -115,7 +124,7 @@ def voc_root(root: Path) -> Path:
 
 
 @register_format
-class VocFormat:
+class VocFormat(ListedFormat):
     """Pascal VOC 2012: JPEGImages/*.jpg, paletted SegmentationClass/*.png, ImageSets/Segmentation/{train,val}.txt.
 
     The boundary value 255 is ignored; there is no labelled test split.
@@ -131,10 +140,10 @@ class VocFormat:
         lists = voc_root(root) / "ImageSets" / "Segmentation"
         return [s for s in ("train", "val") if (lists / f"{s}.txt").is_file()]
 
-    def samples(self, root: Path, split: str) -> list[Sample]:
+    def listing(self, root: Path, split: str) -> SplitListing:
         inner = voc_root(root)
-        return listed_samples(inner / "ImageSets" / "Segmentation" / f"{split}.txt", inner / "JPEGImages",
-                              inner / "SegmentationClass")
+        return listed_pairs(inner / "ImageSets" / "Segmentation" / f"{split}.txt", inner / "JPEGImages",
+                            inner / "SegmentationClass")
 
     def classes(self, root: Path) -> ClassInfo | None:
         return ClassInfo(list(VOC_CLASSES), voc_palette(len(VOC_CLASSES)))
@@ -159,7 +168,7 @@ def _by_prefix(folder: Path, suffix: str) -> dict[str, Path]:
 
 
 @register_format
-class CityscapesFormat:
+class CityscapesFormat(ListedFormat):
     """Cityscapes fine annotations: leftImg8bit/{split}/{city}/ with gtFine/{split}/{city}/*_labelIds.png.
 
     Label ids become the 19 train ids, all others are ignored. A split counts as labelled when its gtFine
@@ -180,24 +189,23 @@ class CityscapesFormat:
         first = next(iter(sorted(folder.glob(f"*/*{_CITY_LABEL}"))), None) if folder.is_dir() else None
         if first is None:
             return False
-        values = np.unique(read_mask(first))
+        try:
+            values = np.unique(read_mask(first))
+        except DataError:  # listed, so that the check names the file
+            return True
         return any(int(v) in CITYSCAPES_TRAIN_IDS for v in values)
 
-    def samples(self, root: Path, split: str) -> list[Sample]:
+    def listing(self, root: Path, split: str) -> SplitListing:
         images_dir, labels_dir = root / "leftImg8bit" / split, root / "gtFine" / split
-        for folder in (images_dir, labels_dir):
-            if not folder.is_dir():
-                raise DataError(f"{folder}: folder not found (split {split!r})")
+        missing = [DataError(f"{folder}: folder not found (split {split!r})", kind="missing", path=folder)
+                   for folder in (images_dir, labels_dir) if not folder.is_dir()]
+        if missing:
+            return SplitListing([], missing)
         images, labels = _by_prefix(images_dir, _CITY_IMAGE), _by_prefix(labels_dir, _CITY_LABEL)
-        if not images:
-            raise DataError(f"{images_dir}: no {{city}}/*{_CITY_IMAGE} images in split {split!r}")
-        for key, path in images.items():
-            if key not in labels:
-                raise DataError(f"{path}: no label file {key}{_CITY_LABEL} in {labels_dir}")
-        for key, path in labels.items():
-            if key not in images:
-                raise DataError(f"{path}: no image {key}{_CITY_IMAGE} in {images_dir}")
-        return [Sample(images[k], labels[k]) for k in sorted(images)]
+        problems = [] if images else [DataError(f"{images_dir}: no {{city}}/*{_CITY_IMAGE} images in split "
+                                                f"{split!r}", kind="empty", path=images_dir)]
+        return pair_keys(images, labels, problems, lambda key: f"no label file {key}{_CITY_LABEL} in {labels_dir}",
+                         lambda key: f"no image {key}{_CITY_IMAGE} in {images_dir}")
 
     def classes(self, root: Path) -> ClassInfo | None:
         return ClassInfo(list(CITYSCAPES_CLASSES), list(CITYSCAPES_COLORS))
@@ -207,7 +215,7 @@ class CityscapesFormat:
 
 
 @register_format
-class OxfordPetFormat:
+class OxfordPetFormat(ListedFormat):
     """Oxford-IIIT Pet: images/*.jpg, annotations/trimaps/*.png, annotations/{trainval,test}.txt.
 
     Trimaps store 1 = pet, 2 = background, 3 = border; the border is ignored, so pet vs background is a
@@ -223,11 +231,11 @@ class OxfordPetFormat:
     def splits(self, root: Path) -> list[str]:
         return [s for s, name in PET_LISTS.items() if (root / "annotations" / name).is_file()]
 
-    def samples(self, root: Path, split: str) -> list[Sample]:
+    def listing(self, root: Path, split: str) -> SplitListing:
         if split not in PET_LISTS:
-            raise DataError(f"{root}: format 'oxford-pet' has splits train and test, not {split!r}")
-        return listed_samples(root / "annotations" / PET_LISTS[split], root / "images",
-                              root / "annotations" / "trimaps")
+            return _refused(f"{root}: format 'oxford-pet' has splits train and test, not {split!r}", "invalid", root)
+        return listed_pairs(root / "annotations" / PET_LISTS[split], root / "images",
+                            root / "annotations" / "trimaps")
 
     def classes(self, root: Path) -> ClassInfo | None:
         return ClassInfo(list(PET_CLASSES), list(PET_COLORS))
@@ -257,7 +265,7 @@ def binary_lut(foreground: int) -> np.ndarray:
     return (high if foreground > 127 else ~high).astype(np.uint8)
 
 
-class _ImageLabelBase:
+class _ImageLabelBase(ListedFormat):
     """ROOT/image/ + ROOT/label/ (or images/ + labels/) paired by stem; binary 0/255 labels; train split only."""
 
     name = ""
@@ -269,13 +277,13 @@ class _ImageLabelBase:
     def splits(self, root: Path) -> list[str]:
         return ["train"] if image_label_dirs(root) is not None else []
 
-    def samples(self, root: Path, split: str) -> list[Sample]:
+    def listing(self, root: Path, split: str) -> SplitListing:
         dirs = image_label_dirs(root)
         if dirs is None:
-            raise DataError(f"{root}: expected folders image/ and label/ (or images/ and labels/)")
+            return _refused(f"{root}: expected folders image/ and label/ (or images/ and labels/)", "missing", root)
         if split != "train":
-            raise DataError(f"{root}: format {self.name!r} has only a 'train' split, not {split!r}")
-        return pair_by_stem(dirs[0], dirs[1], split)
+            return _refused(f"{root}: format {self.name!r} has only a 'train' split, not {split!r}", "invalid", root)
+        return pair_folders(dirs[0], dirs[1], split)
 
     def classes(self, root: Path) -> ClassInfo | None:
         return ClassInfo(["background", "foreground"], [(0, 0, 0), (255, 255, 255)])

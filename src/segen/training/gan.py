@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -18,27 +18,23 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
 from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
 from segen.data.generation import GanDataInfo, open_gan_dataset, parse_id_range
-from segen.errors import SegenError
 from segen.losses.adversarial import create_adversarial_loss, r1_penalty, reconstruction_l1
 from segen.models import GANPair, create_model, model_defaults
 from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
-from segen.runtime import amp_dtype, autocast, resolve_device, seed_everything
+from segen.runtime import amp_dtype, autocast, make_grad_scaler
 from segen.training.ema import ModelEma
-from segen.training.trainer import Callback, Trainer, TrainerState
+from segen.training.sampling import ResumableSampler, training_loader
+from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, load_resume_point, setup_process
 
 KINDS = {"dcgan": "unconditional", "cgan": "class", "pix2pix": "paired"}
 DIFFAUGMENT_ALL = ("color", "translation", "cutout")
 SMALL_DATASET = 5000
-
-
-class NonFiniteLossError(SegenError):
-    """A loss became NaN or infinite: the run stops and keeps its last good checkpoint."""
 
 
 def resolve_diffaugment(ops: list[str], kind: str, num_images: int) -> tuple[str, ...]:
@@ -77,9 +73,10 @@ class GanTask:
     """Adversarial training of a registered GAN (`dcgan`, `cgan`, `pix2pix`) for the shared Trainer."""
 
     kind = "gan"
+    nonfinite_hint = "try a lower learning rate, --loss hinge or an R1 penalty"
 
-    def __init__(self, cfg: GanConfig, data: GanData, device: torch.device, out: Path) -> None:
-        self.cfg, self.data, self.device, self.out = cfg, data, device, out
+    def __init__(self, cfg: GanConfig, data: GanData, device: torch.device) -> None:
+        self.cfg, self.data, self.device = cfg, data, device
         self.conditioning = KINDS[cfg.model.name]
         self.model_kwargs = self._model_kwargs(data.info)
         model_defaults(cfg.model.name, family="gan")
@@ -92,8 +89,8 @@ class GanTask:
         self.loss = create_adversarial_loss(cfg.loss)
         self.ema = ModelEma(self.generator, o.ema_decay) if o.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.precision)
-        self.g_scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
-        self.d_scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
+        self.g_scaler = make_grad_scaler(self.amp)
+        self.d_scaler = make_grad_scaler(self.amp)
         self.augment_ops = resolve_diffaugment(cfg.data.diffaugment_ops(), self.conditioning, data.info.num_images)
         self.monitor = "val/l1" if data.val is not None else "none"
         self.monitor_mode = "min"
@@ -114,12 +111,10 @@ class GanTask:
 
     def _loader(self) -> DataLoader:
         workers = self.cfg.data.num_workers if self.cfg.data.num_workers is not None else 0
-        self._sampler_gen = torch.Generator().manual_seed(self.cfg.train.seed)
-        sampler = RandomSampler(cast(Sized, self.data.train), generator=self._sampler_gen)
-        drop_last = len(self.data.train) >= self.cfg.train.batch_size  # type: ignore[arg-type]
-        return DataLoader(self.data.train, batch_size=self.cfg.train.batch_size, sampler=sampler,
-                          drop_last=drop_last, num_workers=workers, persistent_workers=workers > 0,
-                          pin_memory=self.device.type == "cuda")
+        size = len(self.data.train)  # type: ignore[arg-type]
+        batch = self.cfg.train.batch_size
+        self.sampler = ResumableSampler(size, batch, self.cfg.train.seed, drop_last=size >= batch)
+        return training_loader(self.data.train, self.sampler, workers, self.device)
 
     def _fixed_inputs(self) -> dict[str, torch.Tensor]:
         """Latents and labels (or validation inputs) that every sample grid reuses."""
@@ -138,10 +133,10 @@ class GanTask:
     # -- the Trainer protocol -------------------------------------------------------------------------
 
     def steps_per_epoch(self) -> int:
-        return len(self.loader)
+        return self.sampler.batches_per_epoch
 
-    def train_batches(self, epoch: int) -> Iterable[Any]:
-        self._sampler_gen.manual_seed(self.cfg.train.seed * 1000 + epoch)
+    def train_batches(self, epoch: int, start_step: int) -> Iterable[Any]:
+        self.sampler.set_epoch(epoch, start_step)
         return self.loader
 
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
@@ -149,11 +144,8 @@ class GanTask:
         self.discriminator.train()
         paired = self.conditioning == "paired"
         logs = self._pix2pix_step(batch) if paired else self._adversarial_step(batch, step)
-        self._check_finite(logs, step)
         if self.ema is not None:
             self.ema.update(self.generator, step)
-        if (step + 1) % self.cfg.sample_every == 0:
-            self.write_samples(self.out / "samples" / f"step-{step + 1:07d}.png")
         return logs
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,13 +228,6 @@ class GanTask:
         scaler.step(optimizer)
         scaler.update()
 
-    def _check_finite(self, logs: dict[str, torch.Tensor], step: int) -> None:
-        bad = [k for k, v in logs.items() if not math.isfinite(float(v))]
-        if bad:
-            raise NonFiniteLossError(
-                f"{', '.join(bad)} became non-finite at step {step + 1}; stopped, the last good checkpoint is "
-                f"{self.out / 'last.pt'} (try a lower learning rate, --loss hinge or an R1 penalty)")
-
     @property
     def sampler_model(self) -> nn.Module:
         """The generator that samples and is saved: the weight average when enabled."""
@@ -276,7 +261,6 @@ class GanTask:
 
     @torch.inference_mode()
     def validate(self) -> dict[str, float | None]:
-        self.write_samples(self.out / "samples.png")
         if self.data.val is None:
             return {}
         g = self.sampler_model.eval()
@@ -340,7 +324,7 @@ class GanRunResult:
 
 
 def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
-              callbacks: Iterable[Callback] = (), on_start: Callable[[GanTask], None] | None = None) -> GanRunResult:
+              callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> GanRunResult:
     """Train a GAN as configured; the run folder is `cfg.train.out`.
 
     Args:
@@ -348,22 +332,32 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
         resume: continue the run in `cfg.train.out` from its `last.pt`.
         progress: show a progress bar.
         callbacks: called with (trainer, record) after every epoch.
-        on_start: called with the task before training (e.g. to report the data).
+        step_callbacks: called with the trainer after every optimiser step.
     """
     cfg.validate()
-    device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    seed_everything(cfg.train.seed)
-    data = load_gan_data(cfg)
-    task = GanTask(cfg, data, device, Path(cfg.train.out))
-    if on_start is not None:
-        on_start(task)
+    resume_from = load_resume_point(cfg, GanTask.kind) if resume else None
+    device = setup_process(cfg.train)
+    task = GanTask(cfg, load_gan_data(cfg), device)
     if task.augment_ops:
         print(f"note: DiffAugment ({', '.join(task.augment_ops)}) on real and generated images", file=sys.stderr)
-    trainer = Trainer(task, cfg.train.out, cfg.to_dict(), cfg.train.resolved_epochs(),
-                      cfg.train.max_time * 60 if cfg.train.max_time else None, cfg.train.log_every, progress,
-                      callbacks)
-    trainer.prepare(resume)
+    grids = SampleGrids(task, cfg.sample_every)
+    trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step])
+    trainer.prepare(resume_from)
     state = trainer.fit()
     return GanRunResult(cfg.train.out, state, trainer.interrupted)
+
+
+class SampleGrids:
+    """Trainer callbacks writing the fixed-input sample grid: `samples/step-N.png` every `every` steps and
+    `samples.png` after every epoch."""
+
+    def __init__(self, task: GanTask, every: int) -> None:
+        self.task, self.every = task, every
+
+    def at_step(self, trainer: Trainer) -> None:
+        step = trainer.state.step
+        if step % self.every == 0:
+            self.task.write_samples(trainer.out / "samples" / f"step-{step:07d}.png")
+
+    def at_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        self.task.write_samples(trainer.out / "samples.png")

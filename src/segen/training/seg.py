@@ -14,7 +14,6 @@ from torch.utils.data import DataLoader
 
 from segen.config import SegConfig
 from segen.data import (
-    EpochSampler,
     SegmentationData,
     SegmentationDataset,
     SizeGroupedBatches,
@@ -27,10 +26,11 @@ from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model, model_defaults
 from segen.preprocess import normalise
-from segen.runtime import amp_dtype, autocast, resolve_device, seed_everything
+from segen.runtime import amp_dtype, autocast, ignore_interrupts, make_grad_scaler
 from segen.training.ema import ModelEma
+from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.schedule import lr_factor
-from segen.training.trainer import Callback, Trainer, TrainerState
+from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, load_resume_point, setup_process
 
 
 def default_workers(device: torch.device) -> int:
@@ -47,6 +47,7 @@ class SegmentationTask:
     kind = "segmentation"
     monitor = "val/mean_iou"
     monitor_mode = "max"
+    nonfinite_hint = "try a lower --lr; class weights must all be > 0"
 
     def __init__(self, cfg: SegConfig, data: SegmentationData, device: torch.device) -> None:
         self.cfg = cfg
@@ -62,7 +63,7 @@ class SegmentationTask:
         self.optimizer = _adamw(self.model, cfg)
         self.ema = ModelEma(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.precision)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp == torch.float16)
+        self.scaler = make_grad_scaler(self.amp)
         self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
         self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
         self.metric = ConfusionMatrix(num_classes, cfg.data.ignore_index, data.classes.names, device)
@@ -70,7 +71,7 @@ class SegmentationTask:
 
     @property
     def crop_size(self) -> tuple[int, int]:
-        """The training crop: `data.image_size`, capped at the smallest training image (no padded crops)."""
+        """The training crop: `data.image_size`; smaller images are padded (mask padding is ignored)."""
         return training_crop(self.cfg.data.image_size, self.data.train.sizes)
 
     def _build_loaders(self) -> None:
@@ -78,23 +79,22 @@ class SegmentationTask:
         workers = cfg.data.num_workers if cfg.data.num_workers is not None else default_workers(self.device)
         transform = TrainTransform(self.crop_size, cfg.data.augment, cfg.data.ignore_index, data.channels)
         train = data.train.with_transform(transform)
-        self.sampler = EpochSampler(len(train), cfg.data.min_epoch_samples, cfg.train.batch_size, cfg.train.seed)
+        self.sampler = ResumableSampler(len(train), cfg.train.batch_size, cfg.train.seed, cfg.data.min_epoch_samples)
+        self.train_loader = training_loader(train, self.sampler, workers, self.device)
         common: dict[str, Any] = {"num_workers": workers, "pin_memory": self.device.type == "cuda",
-                                  "persistent_workers": workers > 0}
-        self.train_loader = DataLoader(train, batch_size=cfg.train.batch_size, sampler=self.sampler,
-                                       drop_last=len(train) >= cfg.train.batch_size, **common)
+                                  "persistent_workers": workers > 0, "worker_init_fn": ignore_interrupts}
         self.val_loader = evaluation_loader(data.val, cfg.train.batch_size, common)
 
     def steps_per_epoch(self) -> int:
-        return len(self.train_loader)
+        return self.sampler.batches_per_epoch
 
-    def train_batches(self, epoch: int) -> Iterable[Any]:
-        self.sampler.set_epoch(epoch)
+    def train_batches(self, epoch: int, start_step: int) -> Iterable[Any]:
+        self.sampler.set_epoch(epoch, start_step)
         return self.train_loader
 
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
-        x = normalise(images, self.mean, self.std)
+        x = normalise(images, self.mean, self.std, self.data.max_value)
         return x.contiguous(memory_format=torch.channels_last)
 
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
@@ -168,7 +168,7 @@ class SegmentationTask:
             "data": {"class_names": classes.names, "colors": [list(c) for c in classes.colors],
                      "mean": self.data.mean, "std": self.data.std, "channels": self.data.channels,
                      "ignore_index": self.cfg.data.ignore_index, "binary_255": self.data.binary_255,
-                     "format": self.data.format,
+                     "format": self.data.format, "max_value": self.data.max_value,
                      "loss": self.loss_name},
         }
 
@@ -199,13 +199,10 @@ class SegRunResult:
     notes: list[str]
     interrupted: bool = False
 
-    @property
-    def best_checkpoint(self) -> str:
-        return os.path.join(self.out, "best.pt")
-
 
 def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = True,
-                       callbacks: Iterable[Callback] = ()) -> SegRunResult:
+                       callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()
+                       ) -> SegRunResult:
     """Train a segmentation model as configured; the run folder is `cfg.train.out`.
 
     Args:
@@ -213,19 +210,15 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
         resume: continue the run in `cfg.train.out` from its `last.pt`.
         progress: show a progress bar.
         callbacks: called with (trainer, record) after every epoch.
+        step_callbacks: called with the trainer after every optimiser step.
     """
     cfg.validate()
-    device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    seed_everything(cfg.train.seed)
+    resume_from = load_resume_point(cfg, SegmentationTask.kind) if resume else None
+    device = setup_process(cfg.train)
     data = load_segmentation_data(cfg.data, cfg.train.seed)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
-    task = SegmentationTask(cfg, data, device)
-    trainer = Trainer(task, cfg.train.out, cfg.to_dict(), cfg.train.resolved_epochs(),
-                      cfg.train.max_time * 60 if cfg.train.max_time else None, cfg.train.log_every, progress,
-                      callbacks)
-    trainer.prepare(resume)
+    trainer = Trainer(SegmentationTask(cfg, data, device), cfg, progress, callbacks, step_callbacks)
+    trainer.prepare(resume_from)
     state = trainer.fit()
     return SegRunResult(cfg.train.out, state, data.notes, trainer.interrupted)

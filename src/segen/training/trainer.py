@@ -1,7 +1,9 @@
-"""One small Trainer: epochs and time budget, validation, checkpoints, resume, logging, Ctrl-C.
+"""One small Trainer: epochs and time budget, validation, checkpoints, exact resume, logging, stops.
 
 What is trained is a `TrainTask` (segmentation, GAN, ...): the Trainer drives its steps and owns the
-run folder: `config.yaml`, `metrics.jsonl`, `last.pt` and `best.pt`.
+run folder: `config.yaml`, `metrics.jsonl`, `last.pt` and `best.pt`. A checkpoint records the position
+inside the current epoch, so a run stopped anywhere (Ctrl-C, SIGTERM, the time budget, a periodic
+checkpoint before a crash) resumes at the same batch with the same data order and schedule position.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
@@ -21,9 +23,11 @@ import torch
 from tqdm import tqdm
 
 from segen.checkpoint import load_checkpoint, save_checkpoint
-from segen.config import save_yaml
-from segen.errors import CheckpointError, ConfigError
-from segen.runtime import rng_state, set_rng_state
+from segen.config import GanConfig, SegConfig, TrainConfig, check_resume, parse_interval, save_yaml
+from segen.errors import CheckpointError, ConfigError, SegenError, TrainingStopped, one_line
+from segen.runtime import resolve_device, rng_state, seed_everything, set_rng_state, write_atomic
+
+RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
 
 
 class TrainTask(Protocol):
@@ -34,7 +38,7 @@ class TrainTask(Protocol):
     monitor_mode: str
 
     def steps_per_epoch(self) -> int: ...
-    def train_batches(self, epoch: int) -> Iterable[Any]: ...
+    def train_batches(self, epoch: int, start_step: int) -> Iterable[Any]: ...
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]: ...
     def validate(self) -> dict[str, float | None]: ...
     def state_dict(self) -> dict[str, Any]: ...
@@ -44,36 +48,71 @@ class TrainTask(Protocol):
 
 @dataclass
 class TrainerState:
-    """Where a run stands; saved in every checkpoint."""
+    """Where a run stands; saved in every checkpoint.
+
+    `epoch` counts finished epochs, `epoch_step` the batches done in the current one and `epoch_sums`
+    their summed losses (so a resumed epoch logs the same means as an uninterrupted one).
+    """
 
     epoch: int = 0
     step: int = 0
+    epoch_step: int = 0
     elapsed: float = 0.0
     best: float | None = None
     best_epoch: int | None = None
     finished: bool = False
+    epoch_sums: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainerState:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 Callback = Callable[["Trainer", dict[str, Any]], None]
+StepCallback = Callable[["Trainer"], None]
+
+
+def setup_process(train: TrainConfig) -> torch.device:
+    """The device, thread count and seeds of a run, set once before anything is built."""
+    device = resolve_device(train.device)
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    seed_everything(train.seed)
+    return device
+
+
+def load_resume_point(cfg: SegConfig | GanConfig, kind: str) -> dict[str, Any]:
+    """The run's `last.pt`, after checking that `cfg` changes nothing but the budget and the machine."""
+    last = Path(cfg.train.out) / "last.pt"
+    if not last.is_file():
+        raise CheckpointError(f"{last}: nothing to resume (no last.pt in {cfg.train.out})", kind="missing", path=last)
+    state = load_checkpoint(last, kind=kind)
+    saved = type(cfg).from_dict(state.get("config", {}), f"{last} config").to_dict()
+    check_resume(saved, cfg.to_dict())
+    return state
 
 
 class Trainer:
-    """Runs `task` for `epochs` or until `max_time_s`, validating and checkpointing every epoch."""
+    """Runs `task` for the configured epochs or time, validating every epoch and checkpointing on schedule."""
 
-    def __init__(self, task: TrainTask, out: str | Path, config: dict[str, Any], epochs: int,
-                 max_time_s: float | None = None, log_every: int = 10, progress: bool = True,
-                 callbacks: Iterable[Callback] = ()) -> None:
+    def __init__(self, task: TrainTask, cfg: SegConfig | GanConfig, progress: bool = True,
+                 callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> None:
         self.task = task
-        self.out = Path(out)
-        self.config = config
-        self.epochs = epochs
-        self.max_time_s = max_time_s
-        self.log_every = log_every
+        self.cfg = cfg
+        self.out = Path(cfg.train.out)
+        self.epochs = cfg.train.resolved_epochs()
+        self.max_time_s = cfg.train.max_time * 60 if cfg.train.max_time else None
+        self.log_every = cfg.train.log_every
+        self.every = parse_interval(cfg.train.checkpoint_every)
         self.show_progress = progress
         self.callbacks = list(callbacks)
+        self.step_callbacks = list(step_callbacks)
         self.state = TrainerState()
         self._interrupted = False
         self._last_val_s = 0.0
+        self._saved_at = (0, 0.0)  # (step, elapsed) of the last checkpoint
+        self._metrics: dict[str, float] = {}
 
     @property
     def last_path(self) -> Path:
@@ -83,29 +122,53 @@ class Trainer:
     def best_path(self) -> Path:
         return self.out / "best.pt"
 
-    def prepare(self, resume: bool) -> None:
-        """Create the run folder, or restore the run in it when resuming; refuse to overwrite a run."""
-        if resume:
-            self._resume()
-        elif self.last_path.exists():
-            raise ConfigError(f"{self.out}: already holds a run (last.pt); use --resume to continue it "
-                              "or choose another --out")
+    def prepare(self, resume_from: dict[str, Any] | None = None) -> None:
+        """Create the run folder, or restore the run from its checkpoint; never write into a foreign folder."""
+        if resume_from is not None:
+            self._restore(resume_from)
+        else:
+            self._check_new_folder()
         self.out.mkdir(parents=True, exist_ok=True)
-        save_yaml(self.config, self.out / "config.yaml")
+        save_yaml(self.cfg.to_dict(), self.out / "config.yaml")
 
-    def _resume(self) -> None:
-        if not self.last_path.is_file():
-            raise CheckpointError(f"{self.last_path}: nothing to resume (no last.pt in {self.out})")
-        state = load_checkpoint(self.last_path, kind=self.task.kind)
-        self.task.load_state_dict(state)
-        self.state = TrainerState(**state["trainer"])
+    def _check_new_folder(self) -> None:
+        if not self.out.exists():
+            return
+        if not self.out.is_dir():
+            raise ConfigError(f"{self.out}: --out is a file, not a folder", path=self.out)
+        if self.last_path.exists():
+            raise ConfigError(f"{self.out}: already holds a run (last.pt); use --resume to continue it "
+                              "or choose another --out", kind="exists", path=self.out)
+        entries = sorted(p.name for p in self.out.iterdir())
+        if entries:
+            what = "a run that saved no checkpoint" if "config.yaml" in entries else f"{len(entries)} entries"
+            raise ConfigError(f"{self.out}: not empty ({what}, e.g. {entries[0]}); a new run needs a new or empty "
+                              "--out, and segen never writes into or deletes what it did not write",
+                              kind="exists", path=self.out)
+
+    def _restore(self, checkpoint: dict[str, Any]) -> None:
+        self.task.load_state_dict(checkpoint)
+        self.state = TrainerState.from_dict(checkpoint["trainer"])
         self.state.finished = False  # a longer run (more epochs, more time) may continue a finished one
-        set_rng_state(state["rng"])
+        self._saved_at = (self.state.step, self.state.elapsed)
+        self._metrics = dict(checkpoint.get("metrics", {}))
+        set_rng_state(checkpoint["rng"])
+        self._drop_metrics_after(self.state.step)
+
+    def _drop_metrics_after(self, step: int) -> None:
+        """Forget metric lines written after the checkpoint (their work is about to be redone)."""
+        path = self.out / "metrics.jsonl"
+        if not path.is_file():
+            return
+        lines = path.read_text().splitlines()
+        kept = [line for line in lines if line.strip() and _record_step(line) <= step]
+        if len(kept) != len(lines):
+            write_atomic(path, "".join(line + "\n" for line in kept))
 
     def fit(self) -> TrainerState:
-        """Train to the end (or the budget, or Ctrl-C); returns the final state."""
+        """Train to the end (or the budget, or Ctrl-C / SIGTERM); returns the final state."""
         total_steps = self.epochs * self.task.steps_per_epoch()
-        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         bar = tqdm(total=total_steps if self._bounded_by_epochs else None, initial=self.state.step,
                    disable=not self.show_progress, unit="step", dynamic_ncols=True, file=sys.stderr)
         try:
@@ -113,21 +176,22 @@ class Trainer:
                 self._run_epoch(total_steps, bar)
         finally:
             bar.close()
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if self._interrupted:
             tqdm.write(f"interrupted: resumable checkpoint in {self.last_path}", file=sys.stderr)
         return self.state
 
     @property
     def interrupted(self) -> bool:
-        """Whether the run was stopped early by Ctrl-C or `request_stop` (it can be resumed)."""
+        """Whether the run was stopped early by Ctrl-C, SIGTERM or `request_stop` (it can be resumed)."""
         return self._interrupted
 
     def request_stop(self) -> None:
-        """Stop after the current step, validating and checkpointing as at an epoch's end."""
+        """Stop after the current step and checkpoint where the run stands."""
         self._interrupted = True
 
-    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._interrupted:
             raise KeyboardInterrupt
         self._interrupted = True
@@ -144,56 +208,93 @@ class Trainer:
         by_time = self.state.elapsed / self.max_time_s if self.max_time_s else 0.0
         return max(by_steps, by_time)
 
-    def _run_epoch(self, total_steps: int, bar: tqdm) -> None:
-        epoch_start = time.perf_counter()
-        loss_sum: dict[str, torch.Tensor] = {}
-        steps = 0
-        tick = time.perf_counter()
-        for batch in self.task.train_batches(self.state.epoch):
-            logs = self.task.train_step(batch, self.state.step, self._progress(total_steps))
-            for key, value in logs.items():
-                loss_sum[key] = loss_sum.get(key, 0) + value.detach()
-            steps += 1
-            self.state.step += 1
-            now = time.perf_counter()
-            self.state.elapsed += now - tick
-            tick = now
-            self._update_bar(bar, logs, steps, total_steps)
-            if self._interrupted or self._time_up():
-                break
-        train_logs = {f"train/{k}": float(v) / max(steps, 1) for k, v in loss_sum.items()}
-        self._end_epoch(train_logs, time.perf_counter() - epoch_start)
-
     @property
     def _bounded_by_epochs(self) -> bool:
         return self.epochs < 1_000_000
 
-    def _update_bar(self, bar: tqdm, logs: dict[str, torch.Tensor], steps: int, total_steps: int) -> None:
+    def _run_epoch(self, total_steps: int, bar: tqdm) -> None:
+        per_epoch = self.task.steps_per_epoch()
+        tick = time.perf_counter()
+        try:
+            for batch in self.task.train_batches(self.state.epoch, self.state.epoch_step):
+                logs = self.task.train_step(batch, self.state.step, self._progress(total_steps))
+                self._count_step(logs, bar, total_steps)
+                now = time.perf_counter()
+                self.state.elapsed += now - tick
+                tick = now
+                for callback in self.step_callbacks:
+                    callback(self)
+                if self._interrupted:
+                    self._save_position()
+                    return
+                if self._time_up():
+                    break
+                if self._checkpoint_due():
+                    self._save_position()
+        except SegenError as exc:
+            raise TrainingStopped(f"{one_line(exc)}; stopped at step {self.state.step + 1}, "
+                                  f"{self._last_good()}", kind=exc.kind, path=exc.path) from None
+        self._end_epoch(complete=self.state.epoch_step >= per_epoch)
+
+    def _count_step(self, logs: dict[str, torch.Tensor], bar: tqdm, total_steps: int) -> None:
+        values = {key: float(value) for key, value in logs.items()}
+        bad = [key for key, value in values.items() if not math.isfinite(value)]
+        if bad:
+            hint = getattr(self.task, "nonfinite_hint", "try a lower learning rate")
+            raise TrainingStopped(f"{', '.join(bad)} became non-finite at step {self.state.step + 1}; stopped, "
+                                  f"{self._last_good()} ({hint})", kind="non-finite")
+        for key, value in values.items():
+            self.state.epoch_sums[key] = self.state.epoch_sums.get(key, 0.0) + value
+        self.state.step += 1
+        self.state.epoch_step += 1
+        self._update_bar(bar, values, total_steps)
+
+    def _last_good(self) -> str:
+        if self.last_path.is_file():
+            return f"the last good checkpoint is {self.last_path} (step {self._saved_at[0]})"
+        return "no checkpoint had been written yet"
+
+    def _checkpoint_due(self) -> bool:
+        step, elapsed = self._saved_at
+        if self.every.steps is not None:
+            return self.state.step - step >= self.every.steps
+        return self.every.seconds is not None and self.state.elapsed - elapsed >= self.every.seconds
+
+    def _update_bar(self, bar: tqdm, logs: dict[str, float], total_steps: int) -> None:
         """Advance the bar; under a time budget its total (and ETA) is what the budget still allows."""
         bar.update(1)
         if self.max_time_s is not None and self.state.elapsed > 0:
             rate = self.state.step / self.state.elapsed
             by_time = self.state.step + max(0, int((self.max_time_s - self.state.elapsed) * rate))
             bar.total = min(by_time, total_steps) if self._bounded_by_epochs else by_time
-        if steps % self.log_every == 0 or steps == 1:
+        if self.state.epoch_step % self.log_every == 0 or self.state.epoch_step == 1:
             shown: dict[str, object] = {"epoch": self.state.epoch + 1}
-            shown.update({k: f"{float(v):.4f}" for k, v in logs.items()})
+            shown.update({k: f"{v:.4f}" for k, v in logs.items()})
             bar.set_postfix(shown, refresh=False)
 
-    def _end_epoch(self, train_logs: dict[str, float], train_s: float) -> None:
+    def _end_epoch(self, complete: bool) -> None:
+        """Validate and log; a complete epoch advances the epoch count, a budget-cut one keeps its position."""
         val_start = time.perf_counter()
         val_logs = self.task.validate()
-        self.state.epoch += 1
-        record: dict[str, Any] = {"epoch": self.state.epoch, "step": self.state.step,
+        steps = max(self.state.epoch_step, 1)
+        train_logs = {f"train/{k}": v / steps for k, v in self.state.epoch_sums.items()}
+        if complete:
+            self.state.epoch += 1
+            self.state.epoch_step = 0
+            self.state.epoch_sums = {}
+        record: dict[str, Any] = {"epoch": self.state.epoch + (0 if complete else 1), "step": self.state.step,
                                   "time_s": round(self.state.elapsed, 2), **train_logs, **val_logs}
+        if not complete:
+            record["partial_epoch"] = True
         self._update_best(record)
         self._last_val_s = time.perf_counter() - val_start
         self.state.elapsed += self._last_val_s
         if self.state.epoch >= self.epochs or self._time_up():
             self.state.finished = not self._interrupted
-        self._save(record)
+        self._metrics = {k: v for k, v in record.items() if isinstance(v, int | float) and not isinstance(v, bool)}
         with open(self.out / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
+        self._save(best=bool(record.get("best")))
         tqdm.write(_summary(record), file=sys.stderr)
         for callback in self.callbacks:
             callback(self, record)
@@ -205,20 +306,32 @@ class Trainer:
         better = self.state.best is None or (
             value > self.state.best if self.task.monitor_mode == "max" else value < self.state.best)
         if better:
-            self.state.best, self.state.best_epoch = float(value), self.state.epoch
+            self.state.best, self.state.best_epoch = float(value), record["epoch"]
             record["best"] = True
 
-    def _save(self, record: dict[str, Any]) -> None:
-        payload = {"kind": self.task.kind, "config": self.config, **self.task.checkpoint_info(),
+    def _save_position(self) -> None:
+        """Checkpoint mid-epoch (no validation): `last.pt` only."""
+        self._save(best=False)
+
+    def _save(self, best: bool) -> None:
+        payload = {"kind": self.task.kind, "config": self.cfg.to_dict(), **self.task.checkpoint_info(),
                    "task": self.task.state_dict(), "trainer": asdict(self.state), "rng": rng_state(),
-                   "metrics": {k: v for k, v in record.items() if isinstance(v, int | float)}}
-        save_checkpoint(payload, self.last_path)
-        if record.get("best"):
+                   "metrics": dict(self._metrics)}
+        if best:  # best first: a crash between the two writes leaves last.pt behind, and resume redoes the epoch
             save_checkpoint(payload, self.best_path)
+        save_checkpoint(payload, self.last_path)
+        self._saved_at = (self.state.step, self.state.elapsed)
+
+
+def _record_step(line: str) -> int:
+    try:
+        return int(json.loads(line).get("step", 0))
+    except (ValueError, AttributeError):
+        return 0
 
 
 def _summary(record: dict[str, Any]) -> str:
-    parts = [f"epoch {record['epoch']}"]
+    parts = [f"epoch {record['epoch']}" + (" (cut by the time budget)" if record.get("partial_epoch") else "")]
     for key, value in record.items():
         if key.count("/") == 1 and isinstance(value, float):
             parts.append(f"{key} {value:.4f}")

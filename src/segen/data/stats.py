@@ -1,0 +1,247 @@
+"""Dataset statistics: class pixels and shares, image mean/std, and suggested class weights.
+
+`dataset_stats` counts class pixels (after the format's lookup table), image mean/std and suggests
+cross-entropy class weights by median frequency balancing; `save_class_weights` / `load_class_weights`
+keep them as YAML for `--class-weights`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from segen.data.folder import Sample, loader_lut
+from segen.data.formats import get_format
+from segen.data.io import image_channels, read_image, read_mask
+from segen.errors import DataError
+from segen.runtime import write_atomic
+
+WEIGHT_RANGE = (0.1, 10.0)
+"""Suggested class weights are clipped to this range."""
+
+
+@dataclass
+class DatasetStats:
+    """Pixel counts, normalisation and suggested class weights of a dataset.
+
+    Pixel counts are class ids after the format's lut, for the train split (`train_pixels`) and for the
+    union of all labelled splits (`all_pixels`); class shares are of the labelled (non-ignore) pixels,
+    ignore shares of all pixels. Mean/std are per channel in [0, 1] over (up to `stats_images` evenly
+    spaced) train images. Class weights follow `median_frequency_weights` on the train shares.
+    """
+
+    root: Path
+    format: str
+    class_names: list[str]
+    ignore_index: int
+    images: dict[str, int]
+    train_pixels: list[int]
+    all_pixels: list[int]
+    train_ignored: int
+    all_ignored: int
+    channels: int
+    mean: list[float]
+    std: list[float]
+    stats_images: int
+    class_weights: list[float]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def train_share(self) -> list[float]:
+        """Share of each class among the labelled train pixels."""
+        return _shares(self.train_pixels)
+
+    @property
+    def all_share(self) -> list[float]:
+        """Share of each class among the labelled pixels of all splits."""
+        return _shares(self.all_pixels)
+
+    @property
+    def train_ignore_share(self) -> float:
+        """Share of ignored pixels among all train pixels."""
+        total = sum(self.train_pixels) + self.train_ignored
+        return self.train_ignored / total if total else 0.0
+
+    @property
+    def all_ignore_share(self) -> float:
+        """Share of ignored pixels among all pixels of all splits."""
+        total = sum(self.all_pixels) + self.all_ignored
+        return self.all_ignored / total if total else 0.0
+
+
+def _shares(pixels: list[int]) -> list[float]:
+    total = sum(pixels)
+    return [p / total if total else 0.0 for p in pixels]
+
+
+def median_frequency_weights(pixels: Sequence[int], clip: tuple[float, float] = WEIGHT_RANGE) -> list[float]:
+    """Cross-entropy class weights by median frequency balancing.
+
+    weight_c = median(freq) / freq_c, with freq_c the class's share of labelled pixels and the median over
+    the classes present; then clipped to `clip`. Absent classes get weight 0; no labelled pixel at all
+    gives weight 1 everywhere.
+    """
+    total = sum(pixels)
+    if total == 0:
+        return [1.0] * len(pixels)
+    freq = [p / total for p in pixels]
+    median = float(np.median([f for f in freq if f > 0]))
+    return [min(max(median / f, clip[0]), clip[1]) if f > 0 else 0.0 for f in freq]
+
+
+def dataset_stats(root: Path, format: str = "auto", ignore_index: int = 255, max_images: int | None = None,
+                  progress: bool = True) -> DatasetStats:
+    """Class pixel counts and shares, ignore share, image mean/std and suggested class weights.
+
+    Args:
+        root: the dataset folder (it should pass `check_dataset`).
+        format: a format name or 'auto'.
+        ignore_index: the mask value that marks unlabelled pixels.
+        max_images: mean/std over at most this many evenly spaced train images (None: all).
+        progress: show progress bars.
+
+    Raises:
+        DataError: the data cannot be read, has no train split, or holds class ids out of range.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found", kind="missing", path=root)
+    fmt = get_format(format, root)
+    splits = fmt.splits(root)
+    if "train" not in splits:
+        raise DataError(f"{root}: no training split found for format {fmt.name!r}", kind="missing", path=root)
+    samples = {s: fmt.samples(root, s) for s in splits}
+    raw = {s: _raw_histogram(samples[s], s, progress) for s in splits}
+    values = set(np.flatnonzero(_total(raw.values())).tolist())
+    classes = fmt.classes(root)
+    lut = loader_lut(fmt.mask_lut(root, ignore_index), values, classes)
+    ids = {s: np.bincount(lut, weights=h, minlength=256).astype(np.int64) for s, h in raw.items()}
+    names = classes.names if classes is not None else _inferred_names(ids, ignore_index)
+    _check_ids(ids, len(names), ignore_index, root)
+    train, union = ids["train"], _total(ids.values())
+    channels, mean, std, used = _image_stats(samples["train"], max_images, progress)
+    weights = median_frequency_weights(train[: len(names)].tolist())
+    notes = [f"class {n!r} has no pixels in train: weight 0" for n, p in zip(names, train.tolist(), strict=False)
+             if p == 0 and train[: len(names)].sum() > 0]
+    return DatasetStats(root, fmt.name, list(names), ignore_index, {s: len(v) for s, v in samples.items()},
+                        train[: len(names)].tolist(), union[: len(names)].tolist(), _ignored(train, ignore_index),
+                        _ignored(union, ignore_index), channels, mean, std, used, weights, notes)
+
+
+def _raw_histogram(samples: list[Sample], split: str, progress: bool) -> np.ndarray:
+    """Counts of the 256 stored mask values over a split."""
+    hist = np.zeros(256, dtype=np.int64)
+    for sample in tqdm(samples, desc=f"masks {split}", unit="img", disable=not progress, file=sys.stderr):
+        hist += np.bincount(read_mask(sample.mask).ravel(), minlength=256)
+    return hist
+
+
+def _total(hists: Iterable[np.ndarray]) -> np.ndarray:
+    """The sum of 256-bin histograms."""
+    return np.stack([*hists]).sum(axis=0)
+
+
+def _inferred_names(ids: dict[str, np.ndarray], ignore_index: int) -> list[str]:
+    """Class names as the loader infers them without a class file: max id + 1 classes, at least 2."""
+    used = [i for i in np.flatnonzero(_total(ids.values())).tolist() if i != ignore_index]
+    count = max(max(used, default=0) + 1, 2)
+    return ["background", "foreground"] if count == 2 else [f"class_{i}" for i in range(count)]
+
+
+def _check_ids(ids: dict[str, np.ndarray], num_classes: int, ignore_index: int, root: Path) -> None:
+    for split, hist in ids.items():
+        bad = [i for i in np.flatnonzero(hist).tolist() if i >= num_classes and i != ignore_index]
+        if bad:
+            raise DataError(f"{root}: masks of split {split!r} hold class id {bad[0]} >= number of classes "
+                            f"{num_classes}; run `segen data check {root}` to list the files", kind="values",
+                            path=root)
+
+
+def _ignored(hist: np.ndarray, ignore_index: int) -> int:
+    return int(hist[ignore_index]) if 0 <= ignore_index < 256 else 0
+
+
+def _image_stats(samples: list[Sample], max_images: int | None,
+                 progress: bool) -> tuple[int, list[float], list[float], int]:
+    """(channels, mean, std, images used) over evenly spaced images, channels from the first image."""
+    count = len(samples) if max_images is None else max(1, min(max_images, len(samples)))
+    picks = sorted(set(np.linspace(0, len(samples) - 1, count).round().astype(int).tolist()))
+    channels = image_channels(samples[0].image)
+    total, total_sq, n = np.zeros(channels), np.zeros(channels), 0
+    for i in tqdm(picks, desc="images train", unit="img", disable=not progress, file=sys.stderr):
+        image = read_image(samples[i].image, channels).numpy().reshape(channels, -1).astype(np.float64) / 255.0
+        total += image.sum(axis=1)
+        total_sq += (image**2).sum(axis=1)
+        n += image.shape[1]
+    mean = total / n
+    std = np.sqrt(np.clip(total_sq / n - mean**2, 0.0, None))
+    return channels, mean.tolist(), std.tolist(), len(picks)
+
+
+def format_stats(stats: DatasetStats) -> str:
+    """A table of class pixels, shares and suggested weights, then image counts and mean/std."""
+    width = max(12, *(len(n) for n in stats.class_names))
+    lines = [f"{stats.root} (format {stats.format}; images: "
+             + ", ".join(f"{s} {n}" for s, n in stats.images.items()) + ")",
+             f"{'class':<{width}} {'train pixels':>14} {'share':>7} {'all pixels':>14} {'share':>7} {'weight':>7}"]
+    for name, tp, ts, ap, a_s, w in zip(stats.class_names, stats.train_pixels, stats.train_share, stats.all_pixels,
+                                         stats.all_share, stats.class_weights, strict=True):
+        lines.append(f"{name:<{width}} {tp:>14,} {ts:>7.2%} {ap:>14,} {a_s:>7.2%} {w:>7.3f}")
+    lines.append(f"{f'ignored ({stats.ignore_index})':<{width}} {stats.train_ignored:>14,} "
+                 f"{stats.train_ignore_share:>7.2%} {stats.all_ignored:>14,} {stats.all_ignore_share:>7.2%}")
+    lines.append("(class shares are of labelled pixels, the ignored share of all pixels; 'all' is every "
+                 "labelled split)")
+    lines.append(f"weights: median frequency balancing on train shares, clipped to "
+                 f"[{WEIGHT_RANGE[0]:g}, {WEIGHT_RANGE[1]:g}], absent classes 0")
+    lines.append(f"mean (train, {stats.stats_images} images): " + " ".join(f"{m:.4f}" for m in stats.mean))
+    lines.append("std: " + " ".join(f"{s:.4f}" for s in stats.std))
+    lines.extend(f"note: {n}" for n in stats.notes)
+    return "\n".join(lines)
+
+
+def save_class_weights(stats: DatasetStats, path: Path) -> Path:
+    """Write the suggested weights as YAML `class_weights: [...]` with the class `names:` for reference."""
+    path = Path(path)
+    data = {"class_weights": [round(w, 6) for w in stats.class_weights], "names": list(stats.class_names)}
+    header = (f"# median frequency balancing on the train split of {stats.root}, clipped to "
+              f"[{WEIGHT_RANGE[0]:g}, {WEIGHT_RANGE[1]:g}]\n")
+    return write_atomic(path, header + yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
+
+
+def load_class_weights(path: Path, num_classes: int | None) -> list[float]:
+    """Class weights from a YAML file (`class_weights: [...]`, or a bare list), one per class.
+
+    Args:
+        path: the YAML file.
+        num_classes: the expected count; None checks it later, against the data (the loss does).
+
+    Raises:
+        DataError: the file is missing or malformed, or does not hold `num_classes` non-negative numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: class weights file not found", kind="missing", path=path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise DataError(f"{path}: not valid YAML", kind="invalid", path=path) from None
+    weights = data.get("class_weights") if isinstance(data, dict) else data
+    if not isinstance(weights, list) or not all(_is_weight(w) for w in weights):
+        raise DataError(f"{path}: expected 'class_weights:' with a list of non-negative numbers", kind="invalid",
+                        path=path)
+    if num_classes is not None and len(weights) != num_classes:
+        raise DataError(f"{path}: {len(weights)} class weights for {num_classes} classes", kind="mismatch",
+                        path=path)
+    if not any(weights):
+        raise DataError(f"{path}: all class weights are 0", kind="values", path=path)
+    return [float(w) for w in weights]
+
+
+def _is_weight(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value)) and value >= 0
