@@ -70,7 +70,8 @@ def main() -> None:
                     train=TrainConfig(out="unused", batch_size=args.batch)).validate()
     data = load_segmentation_data(cfg.data, 0)
     crop = training_crop(cfg.data.image_size, data.train.sizes)
-    dataset = data.train.with_transform(TrainTransform(crop, cfg.data.augment, cfg.data.ignore_index, data.channels))
+    dataset = data.train.with_transform(TrainTransform(crop, cfg.data.augment, cfg.data.ignore_index, data.channels,
+                                                                max_value=data.max_value))
     pipeline = {w: loader_speed(dataset, args.batch, w, args.batches, 0) for w in (0, 1, 2)}
     model = model_speed(cfg.model.name, data.channels, data.classes.num_classes, crop, args.batch, args.model_steps)
     default = default_workers(torch.device("cpu"))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
-from segen.checkpoint import load_checkpoint, save_checkpoint
+from segen.checkpoint import Checkpoint, ModelSpec, SegDataSpec, load_checkpoint, save_checkpoint
 from segen.config import GanConfig, SegConfig, load_yaml, merge, save_yaml
 from segen.errors import CheckpointError, ConfigError
 
@@ -49,13 +50,21 @@ def test_epochs_default_depends_on_budget() -> None:
     assert SegConfig.from_dict({"train": {"max_time": 1}}).train.resolved_epochs() > 10_000
 
 
+def _checkpoint(weights: dict[str, Any]) -> Checkpoint:
+    data = SegDataSpec(class_names=["a", "b"], colors=[], mean=[0.5], std=[0.2], channels=1)
+    return Checkpoint("segmentation", {"seed": 1}, ModelSpec("unet-small", {"depth": 2}, weights), data)
+
+
 def test_checkpoint_is_atomic_and_weights_only(tmp_path: Path) -> None:
     path = tmp_path / "c.pt"
-    save_checkpoint({"kind": "segmentation", "w": torch.ones(2)}, path)
+    save_checkpoint(_checkpoint({"w": torch.ones(2)}), path)
     with pytest.raises(Exception):  # noqa: B017 - an unpicklable object must not replace the old file
-        save_checkpoint({"kind": "segmentation", "w": lambda: 0}, path)
+        save_checkpoint(_checkpoint({"w": lambda: 0}), path)  # type: ignore[dict-item]
     state = load_checkpoint(path, kind="segmentation")
-    assert torch.equal(state["w"], torch.ones(2))
+    assert torch.equal(state.model.weights["w"], torch.ones(2)) and state.version == 2
+    assert state.data == _checkpoint({}).data and state.training is None and state.config == {"seed": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == "segen-checkpoint" and raw["version"] == 2
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "missing.pt")

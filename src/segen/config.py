@@ -96,7 +96,7 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data is and how it is read; `image_size` is the training crop, capped at the image size."""
+    """Where the data is and how it is read; `image_size` is the training crop; smaller images are padded."""
 
     root: str = ""
     format: str = "auto"

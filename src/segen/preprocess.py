@@ -29,9 +29,31 @@ def normalise(images: Tensor, mean: Tensor, std: Tensor, max_value: float = UINT
     return (to_unit(images, max_value) - mean) / std
 
 
+def from_unit(images: Tensor, max_value: float = UINT8_MAX, dtype: torch.dtype | None = None) -> Tensor:
+    """Float images in [0, 1] -> integers in 0..max_value (rounded, clamped): uint8 up to 255, else int32."""
+    if dtype is None:
+        dtype = torch.uint8 if max_value <= UINT8_MAX else torch.int32
+    return images.detach().float().mul(float(max_value)).round_().clamp_(0, float(max_value)).to(dtype)
+
+
 def unit_to_uint8(images: Tensor) -> Tensor:
     """Float images in [0, 1] -> uint8 in 0..255 (rounded, clamped)."""
-    return images.detach().float().mul(UINT8_MAX).round_().clamp_(0, UINT8_MAX).to(torch.uint8)
+    return from_unit(images, UINT8_MAX, torch.uint8)
+
+
+def dtype_max(images: Tensor) -> float:
+    """The full range of an image tensor's dtype: 255 (uint8), 65535 (other integers: 16-bit data), 1.0 (float)."""
+    if images.is_floating_point():
+        return 1.0
+    return UINT8_MAX if images.dtype == torch.uint8 else UINT16_MAX
+
+
+def bit_range(peak: int) -> int:
+    """The value range of data whose largest value is `peak`: 2**bits - 1 for the fewest bits (8 to 16) that hold it.
+
+    So 8-bit data gives 255, a 12-bit camera 4095 and full 16-bit data 65535.
+    """
+    return (1 << min(16, max(8, int(peak).bit_length()))) - 1
 
 
 def to_signed(images: Tensor, max_value: float = UINT8_MAX) -> Tensor:

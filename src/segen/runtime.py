@@ -87,6 +87,11 @@ def ignore_interrupts(worker_id: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of `model`'s state dict (for checkpoints)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 def make_grad_scaler(amp: torch.dtype | None) -> torch.amp.GradScaler:
     """A gradient scaler, active only for fp16 autocast (bf16 and fp32 need none)."""
     return torch.amp.GradScaler("cuda", enabled=amp == torch.float16)

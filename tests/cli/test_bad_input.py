@@ -202,3 +202,62 @@ def test_resume_without_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, err = run_main(["seg", "train", "--out", str(tmp_path / "empty"), "--resume"], capsys)
     assert code != 0
     assert_one_error_line(err, "nothing to resume")
+
+
+def predict_args(checkpoint: Path, source: Path, out: Path, *extra: str) -> list[str]:
+    return ["seg", "predict", "--checkpoint", str(checkpoint), "--input", str(source), "--out", str(out), "--quiet",
+            *extra]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_predict_into_the_input_folder_is_refused(trained_run: Path, multiclass_root: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = Path(shutil.copytree(multiclass_root / "test" / "images", tmp_path / "in"))
+    before = snapshot(inputs)
+    for out in (inputs, tmp_path / "in" / ".." / "in"):
+        code, err = run_main(predict_args(trained_run / "best.pt", inputs, out), capsys)
+        assert code != 0
+        assert_one_error_line(err, "input folder", "--out")
+        assert snapshot(inputs) == before
+
+
+def test_predict_never_overwrites_an_input_file(trained_run: Path, multiclass_root: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = Path(shutil.copytree(multiclass_root / "test" / "images", tmp_path / "in"))
+    first = sorted(inputs.iterdir())[0]
+    before = snapshot(inputs)
+    code, err = run_main(predict_args(trained_run / "best.pt", first, inputs), capsys)
+    assert code != 0
+    assert_one_error_line(err, first.name, "overwrite")
+    assert snapshot(inputs) == before
+
+
+def test_predict_refuses_inputs_that_share_an_output_name(trained_run: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pixels = np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(inputs / "a.jpg")
+    Image.fromarray(pixels).save(inputs / "a.png")
+    code, err = run_main(predict_args(trained_run / "best.pt", inputs, tmp_path / "out"), capsys)
+    assert code != 0
+    assert_one_error_line(err, "a.jpg", "a.png", "both")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_predict_refuses_images_above_the_pixel_limit(trained_run: Path, multiclass_root: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = Path(shutil.copytree(multiclass_root / "test" / "images", tmp_path / "in"))
+    first = sorted(inputs.iterdir())[0]
+    code, err = run_main(predict_args(trained_run / "best.pt", inputs, tmp_path / "out", "--max-pixels", "1000"),
+                         capsys)
+    assert code != 0
+    assert_one_error_line(err, first.name, "64x64", "4,096 pixels", "limit of 1,000 pixels")
+    assert not (tmp_path / "out").exists()  # refused before any work
+    code, err = run_main(["seg", "evaluate", "--checkpoint", str(trained_run / "best.pt"), "--data",
+                          str(multiclass_root), "--max-pixels", "1000", "--quiet"], capsys)
+    assert code != 0
+    assert_one_error_line(err, "64x64", "1,000 pixels")

@@ -284,3 +284,43 @@ def test_preset_tables_name_the_same_presets() -> None:
     from segen.data.augment import PRESET_RESAMPLE_P
 
     assert set(PRESETS) == set(PRESET_RESAMPLE_P) == set(AUGMENT_PRESETS) - {"auto"}
+
+
+# --- 16-bit images --------------------------------------------------------------------------------------------
+
+
+def wide_sample(top: int, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """An int32 image (as 16-bit files are read) whose values span 0..top, and a block mask."""
+    h, w = 40, 48
+    ramp = torch.linspace(0, top, h * w).round().to(torch.int32).view(1, h, w)
+    mask = torch.zeros(h, w, dtype=torch.uint8)
+    mask[10:30, 12:36] = 1
+    return ramp.expand(channels, h, w).contiguous(), mask
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize(("top", "channels"), [(4095, 1), (65535, 3)])
+def test_every_op_works_on_16bit_images_within_max_value(name: str, top: int, channels: int) -> None:
+    seed_all(0)
+    strong = {"brightness": {"limit": 1.0}, "contrast": {"limit": 1.0}, "noise": {"std": [0.3, 0.5]},
+              "gamma": {"limit": 2.0}}.get(name, {})
+    pipeline = build_pipeline([{"name": name, "p": 1.0, **strong}], IGNORE, max_value=top)
+    image, mask = wide_sample(top, channels)
+    for _ in range(4):
+        out, out_mask = pipeline(image, mask)
+        assert out.dtype == torch.int32 and out.shape == image.shape and out_mask.shape == mask.shape
+        assert int(out.min()) >= 0 and int(out.max()) <= top, (name, int(out.min()), int(out.max()))
+        assert int(out.max()) > 255, name  # not clamped to the 8-bit range
+        if not OPS[name].geometric:
+            assert torch.equal(out_mask, mask)
+
+
+def test_16bit_brightness_and_noise_saturate_at_max_value() -> None:
+    seed_all(1)
+    image, mask = wide_sample(4095)
+    brighter = build_pipeline([{"name": "brightness", "p": 1.0, "limit": 1.0}], IGNORE, max_value=4095)
+    outs = [brighter(image, mask)[0] for _ in range(8)]
+    assert max(int(o.max()) for o in outs) == 4095
+    noisy, _ = build_pipeline([{"name": "noise", "p": 1.0, "std": [0.05, 0.05]}], IGNORE, max_value=4095)(image, mask)
+    error = (noisy - image).float()
+    assert 0.03 * 4095 < error.std() < 0.07 * 4095  # noise is relative to the data's range, not to 255

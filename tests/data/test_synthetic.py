@@ -54,3 +54,19 @@ def test_rejects_bad_specs() -> None:
         SyntheticSpec(num_classes=1)
     with pytest.raises(ValueError):
         SyntheticSpec(height=8)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_12_bit_data_is_written_as_16_bit_png(tmp_path: Path, channels: int) -> None:
+    from segen.data.io import read_image
+
+    spec = SyntheticSpec(32, 32, num_classes=3, channels=channels, bits=12)
+    image, mask = make_sample(spec, 0, 0)
+    eight, same_mask = make_sample(SyntheticSpec(32, 32, num_classes=3, channels=channels), 0, 0)
+    assert image.dtype == np.uint16 and 2047 < image.max() <= 4095 and np.array_equal(mask, same_mask)
+    assert np.abs(image / 4095.0 - eight / 255.0).max() < 0.01  # the same picture, finer steps
+    root = write_folder_dataset(tmp_path / "d", spec, splits={"train": 1})
+    read = read_image(root / "train" / "images" / "train_0000.png", channels)
+    assert np.array_equal(read.permute(1, 2, 0).numpy(), image)
+    with pytest.raises(ValueError, match="bits"):
+        SyntheticSpec(bits=17)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from segen.config import AugmentConfig
-from segen.data import TrainTransform
+from segen.config import AugmentConfig, DataConfig
+from segen.data import SyntheticSpec, TrainTransform, load_segmentation_data, make_sample, training_crop
+from segen.data import write_folder_dataset as write_dataset
+from segen.errors import DataError
 
 CODES = torch.tensor([0, 80, 160, 240], dtype=torch.uint8)
 
@@ -121,3 +126,57 @@ def test_unknown_augmentation_op_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="twist"):
         TrainTransform((32, 32), AugmentConfig(pipeline=[{"name": "twist"}]))
+
+
+# --- small images (the crop keeps its size) -------------------------------------------------------------------
+
+
+def test_one_small_image_does_not_shrink_the_crop(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d", SyntheticSpec(64, 64, num_classes=3), splits={"train": 4, "val": 2})
+    image, mask = make_sample(SyntheticSpec(20, 30, num_classes=3), 5, 0)
+    Image.fromarray(image).save(root / "train" / "images" / "train_0001.png")
+    Image.fromarray(mask).save(root / "train" / "masks" / "train_0001.png")
+    data = load_segmentation_data(DataConfig(root=str(root), image_size=(48, 48)), seed=0)
+    assert training_crop((48, 48), data.train.sizes) == (48, 48)
+    assert [n for n in data.notes if "1 of 4 training images" in n and "smaller than the 48x48 crop" in n]
+    small = data.train.sizes.index((20, 30))
+    transform = TrainTransform((48, 48), AugmentConfig(preset="none"), ignore_index=255, channels=3)
+    out_image, out_mask = transform(data.train.image(small), data.train.mask(small))
+    assert out_image.shape == (3, 48, 48) and out_mask.shape == (48, 48)
+    assert (out_mask == 255).sum() == 48 * 48 - 20 * 30  # padded pixels never count
+
+
+# --- 16-bit data -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_16bit_dataset_is_scaled_by_its_range(tmp_path: Path, channels: int) -> None:
+    spec = SyntheticSpec(40, 40, num_classes=3, channels=channels, bits=12)
+    root = write_dataset(tmp_path / "d", spec, splits={"train": 3, "val": 1})
+    data = load_segmentation_data(DataConfig(root=str(root), image_size=(32, 32)), seed=0)
+    assert data.max_value == 4095
+    pixels = np.stack([data.train.image(i).numpy() for i in range(3)]) / 4095.0
+    np.testing.assert_allclose(data.mean, pixels.mean(axis=(0, 2, 3)), atol=1e-6)
+    np.testing.assert_allclose(data.std, pixels.std(axis=(0, 2, 3)), atol=1e-4)
+    transform = TrainTransform((32, 32), AugmentConfig(preset="biomedical", resample_p=1.0), 255, channels,
+                               max_value=data.max_value)
+    image, mask = data.train[0]
+    assert image.dtype == torch.int32 and int(image.max()) > 255
+    for seed in range(4):
+        random.seed(seed)
+        torch.manual_seed(seed)
+        out, out_mask = transform(image, mask)
+        assert out.dtype == torch.int32 and out.shape == (channels, 32, 32) and out_mask.shape == (32, 32)
+        assert int(out.min()) >= 0 and 255 < int(out.max()) <= 4095
+
+
+def test_8bit_dataset_range_and_mixed_depths(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d", SyntheticSpec(32, 32, num_classes=3), splits={"train": 3, "val": 1})
+    assert load_segmentation_data(DataConfig(root=str(root), image_size=(32, 32)), seed=0).max_value == 255
+    image, _ = make_sample(SyntheticSpec(32, 32, num_classes=3, bits=16), 0, 9)
+    from segen.data.synthetic import save_image
+
+    save_image(image, root / "train" / "images" / "train_0002.png")
+    with pytest.raises(DataError, match="8-bit image in a dataset of 16-bit images") as info:
+        load_segmentation_data(DataConfig(root=str(root), image_size=(32, 32)), seed=0)
+    assert info.value.kind == "mismatch"

@@ -38,8 +38,14 @@ def _stop_at_step(step: int) -> Any:
     return callback
 
 
+def _trainer(path: Path) -> dict[str, Any]:
+    training = load_checkpoint(path).training
+    assert training is not None
+    return training.trainer
+
+
 def _assert_same_weights(a: Path, b: Path) -> None:
-    wa, wb = load_checkpoint(a)["model"]["state_dict"], load_checkpoint(b)["model"]["state_dict"]
+    wa, wb = load_checkpoint(a).model.weights, load_checkpoint(b).model.weights
     for key in wa:
         assert torch.equal(wa[key], wb[key]), key
 
@@ -49,7 +55,7 @@ def test_stop_mid_epoch_resumes_at_the_same_batch(multiclass_root: Path, tmp_pat
     assert full.state.step == 12
     cfg = _config(multiclass_root, tmp_path / "cut")
     first = train_segmentation(cfg, progress=False, step_callbacks=[_stop_at_step(2)])
-    saved = load_checkpoint(tmp_path / "cut" / "last.pt")["trainer"]
+    saved = _trainer(tmp_path / "cut" / "last.pt")
     assert first.interrupted and (saved["epoch"], saved["epoch_step"], saved["step"]) == (0, 2, 2)
     second = train_segmentation(cfg, resume=True, progress=False)
     assert second.state.step == 12 and second.state.finished
@@ -79,7 +85,7 @@ def test_periodic_checkpoint_every_n_steps(multiclass_root: Path, tmp_path: Path
 
     def spy(trainer: Trainer) -> None:
         if trainer.last_path.is_file():
-            seen.append(load_checkpoint(trainer.last_path)["trainer"]["step"])
+            seen.append(_trainer(trainer.last_path)["step"])
 
     train_segmentation(_config(multiclass_root, tmp_path / "run", epochs=1, checkpoint_every="3steps"),
                        progress=False, step_callbacks=[spy])
@@ -175,7 +181,7 @@ def test_resume_through_the_cli_names_a_differing_flag(trained_run: Path, tmp_pa
     assert "Traceback" not in result.stderr
     more = run_segen("seg", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet")
     assert more.returncode == 0, more.stderr
-    assert load_checkpoint(run / "last.pt")["trainer"]["epoch"] == 3
+    assert _trainer(run / "last.pt")["epoch"] == 3
 
 
 class _Slow(Dataset[torch.Tensor]):
@@ -216,7 +222,7 @@ def test_corrupt_image_mid_epoch_is_one_line_and_keeps_the_checkpoint(data_copy:
     assert "\n" not in message and "cannot read image" in message and any(p.name in message for p in images)
     assert "last good checkpoint" in message and "Traceback" not in message
     kept = int(re.search(r"last good checkpoint is .* \(step (\d+)\)", message).group(1))  # type: ignore[union-attr]
-    assert kept >= 2 and load_checkpoint(tmp_path / "run" / "last.pt")["trainer"]["step"] == kept
+    assert kept >= 2 and _trainer(tmp_path / "run" / "last.pt")["step"] == kept
 
 
 def test_undecodable_image_is_caught_before_any_work(data_copy: Path, tmp_path: Path) -> None:

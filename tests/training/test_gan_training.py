@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from segen.checkpoint import load_checkpoint, save_checkpoint
+from segen.checkpoint import TrainingState, load_checkpoint
 from segen.config import GanConfig
 from segen.data import SyntheticSpec, write_folder_dataset
 from segen.data.synthetic import write_paired_dataset
@@ -56,6 +56,12 @@ def config(root: Path, out: Path, model: str = "dcgan", epochs: int = 2, **extra
     return GanConfig.from_dict(cfg)
 
 
+def _training(path: Path) -> TrainingState:
+    state = load_checkpoint(path).training
+    assert state is not None
+    return state
+
+
 def read_metrics(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
@@ -81,7 +87,8 @@ def test_sampling_is_reproducible_and_uses_the_averaged_generator(images_root: P
     assert torch.equal(generator.sample(4, seed=3), generator.sample(4, seed=3))
     assert not torch.equal(generator.sample(4, seed=3), generator.sample(4, seed=4))
     state = load_checkpoint(out / "last.pt", kind="gan")
-    raw, averaged = state["task"]["generator"], state["model"]["generator"]
+    assert state.training is not None
+    raw, averaged = state.training.task["generator"], state.model.weights
     assert any(not torch.equal(raw[k], averaged[k]) for k in raw if raw[k].dtype.is_floating_point)
 
 
@@ -90,8 +97,8 @@ def test_resume_equals_an_uninterrupted_run(images_root: Path, tmp_path: Path) -
     train_gan(config(images_root, whole, epochs=2), progress=False)
     train_gan(config(images_root, split, epochs=1), progress=False)
     train_gan(config(images_root, split, epochs=2), resume=True, progress=False)
-    a = load_checkpoint(whole / "last.pt")["task"]["generator"]
-    b = load_checkpoint(split / "last.pt")["task"]["generator"]
+    a = _training(whole / "last.pt").task["generator"]
+    b = _training(split / "last.pt").task["generator"]
     for key in a:
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-5), key
 
@@ -136,16 +143,16 @@ def test_pix2pix_validates_on_held_out_ids_and_translates(pairs_root: Path, tmp_
     assert generator.translate_file(pairs_root / "A" / "11.png").shape == (3, 32, 32)
     grid = np.asarray(Image.open(out / "samples.png"))
     assert grid.shape[1] > 3 * 32  # input | generated | real
-    assert load_checkpoint(out / "best.pt")["model"]["kwargs"]["generator"] == "unet"  # stored, not implied
+    assert load_checkpoint(out / "best.pt").model.kwargs["generator"] == "unet"  # stored, not implied
 
 
 def test_pix2pix_checkpoints_from_before_the_generator_choice_load_the_papers(tmp_path: Path) -> None:
     pair = create_model("pix2pix", generator="paper", width=4, d_width=4, image_size=(32, 32))
     kwargs = {"width": 4, "d_width": 4, "image_size": (32, 32), "channels": 3, "in_channels": 3}
-    payload = {"kind": "gan", "model": {"name": "pix2pix", "kwargs": kwargs,
-                                        "generator": pair.generator.state_dict()},
+    payload = {"format": "segen-checkpoint", "version": 1, "kind": "gan",
+               "model": {"name": "pix2pix", "kwargs": kwargs, "generator": pair.generator.state_dict()},
                "data": {"image_size": [32, 32], "channels": 3, "in_channels": 3, "class_names": []}}
-    save_checkpoint(payload, tmp_path / "old.pt")
+    torch.save(payload, tmp_path / "old.pt")  # a version 1 file, as an earlier segen wrote it
     generator = Generator.from_checkpoint(tmp_path / "old.pt")
     assert isinstance(generator.network, Pix2PixGenerator)
 
@@ -154,7 +161,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(images_root: P
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
     train_gan(config(images_root, out, epochs=1), progress=False)
-    good = load_checkpoint(out / "last.pt")["trainer"]["step"]
+    good = _training(out / "last.pt").trainer["step"]
     original = GanTask._adversarial_step
 
     def broken(self: GanTask, batch: Any, step: int) -> dict[str, torch.Tensor]:
@@ -165,7 +172,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(images_root: P
     monkeypatch.setattr(GanTask, "_adversarial_step", broken)
     with pytest.raises(TrainingStopped, match="d_loss became non-finite"):
         train_gan(config(images_root, out, epochs=2), resume=True, progress=False)
-    assert load_checkpoint(out / "last.pt")["trainer"]["step"] == good
+    assert _training(out / "last.pt").trainer["step"] == good
 
 
 def test_diffaugment_auto_only_for_small_unpaired_sets() -> None:

@@ -25,7 +25,7 @@ def _stop_after(epoch: int) -> Any:
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
-    return load_checkpoint(run / "last.pt")["model"]["state_dict"]
+    return load_checkpoint(run / "last.pt").model.weights
 
 
 def test_run_folder_describes_itself(trained_run: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from segen.config import LOSSES_SEG, PRECISIONS, SegConfig, load_yaml, merge
+from segen.data.io import DEFAULT_MAX_PIXELS, check_sizes
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
 
@@ -46,15 +47,18 @@ def seg() -> None:
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--class-weights", type=click.Path(), help="Class weights for cross-entropy (YAML from `segen data "
               "stats --write-weights`).")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--checkpoint-every", metavar="PERIOD", help="Also save last.pt every PERIOD of training: 10m "
+              "(the default), 90s, 1h, 500steps, or off.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's own "
+              "settings (only the budget and the machine may change).")
 @click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def seg_train(data_root: str | None, data_format: str | None, out: str | None, model: str | None,
               epochs: int | None, batch_size: int | None, image_size: tuple[int, int] | None, lr: float | None,
               loss: str | None, device: str | None, seed: int | None, precision: str | None, max_time: float | None,
-              workers: int | None, class_weights: str | None, resume: bool, config_file: str | None, dry_run: bool,
-              quiet: bool) -> None:
+              workers: int | None, class_weights: str | None, checkpoint_every: str | None, resume: bool,
+              config_file: str | None, dry_run: bool, quiet: bool) -> None:
     """Train a segmentation model."""
     weights = None
     if class_weights:
@@ -67,7 +71,7 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
                  "num_workers": workers},
         "optim": {"lr": lr},
         "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
-                  "max_time": max_time, "precision": precision},
+                  "max_time": max_time, "precision": precision, "checkpoint_every": checkpoint_every},
         "loss": loss,
         "class_weights": weights,
     }
@@ -117,16 +121,19 @@ def resolve_seg_config(config_file: str | None, flags: dict[str, Any], resume: b
 @click.option("--out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--overlay", is_flag=True, help="Also write colour overlays (<stem>_overlay.png).")
 @click.option("--probabilities", is_flag=True, help="Also write class probabilities (<stem>_prob.npy).")
+@click.option("--max-pixels", type=POSITIVE_INT, default=DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse input images with more pixels than this (read from the file header).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def seg_predict(checkpoint: str, source: str, out: str, overlay: bool, probabilities: bool, device: str,
-                quiet: bool) -> None:
-    """Predict masks (paletted PNG at each input's size) for images."""
-    from segen.inference import Segmenter, list_inputs, predict_files
+def seg_predict(checkpoint: str, source: str, out: str, overlay: bool, probabilities: bool, max_pixels: int,
+                device: str, quiet: bool) -> None:
+    """Predict masks (paletted PNG at each input's size) for images; never overwrites an input."""
+    from segen.inference import Segmenter, predict_files
+    from segen.inference.predict import check_outputs
     from segen.runtime import resolve_device
 
-    list_inputs(source)
-    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device))
+    check_sizes(check_outputs(source, out, overlay, probabilities), max_pixels)
+    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels)
     written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet)
     click.echo(f"wrote {len(written)} mask(s) to {out}")
 
@@ -138,15 +145,17 @@ def seg_predict(checkpoint: str, source: str, out: str, overlay: bool, probabili
 @click.option("--split", default="test", show_default=True, help="Split to evaluate (train, val, test).")
 @click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here.")
 @click.option("--batch-size", type=POSITIVE_INT, default=4, show_default=True)
+@click.option("--max-pixels", type=POSITIVE_INT, default=DEFAULT_MAX_PIXELS, show_default=True,
+              help="Refuse images with more pixels than this (read from the file headers).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, json_out: str | None,
-                 batch_size: int, device: str, quiet: bool) -> None:
+                 batch_size: int, max_pixels: int, device: str, quiet: bool) -> None:
     """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall."""
     from segen.inference import Segmenter, evaluate_segmentation, format_scores
     from segen.runtime import resolve_device
 
-    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device))
+    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels)
     scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format)
     click.echo(format_scores(scores))
     if json_out:

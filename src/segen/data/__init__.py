@@ -1,7 +1,6 @@
 """Dataset formats, joint transforms and the built-in synthetic data."""
 
 from segen.data.dataset import (
-    EpochSampler,
     SegmentationData,
     SegmentationDataset,
     SizeGroupedBatches,
@@ -28,7 +27,7 @@ from segen.data.io import read_image, read_mask
 from segen.data.synthetic import SyntheticSpec, make_sample, write_folder_dataset
 from segen.data.transforms import TrainTransform
 
-__all__ = ["FASHION_MNIST_CLASSES", "MNIST_CLASSES", "ClassFolderImages", "ClassInfo", "EpochSampler", "GanDataInfo",
+__all__ = ["FASHION_MNIST_CLASSES", "MNIST_CLASSES", "ClassFolderImages", "ClassInfo", "GanDataInfo",
            "IdxImages", "PairedImages", "Sample", "SegmentationData", "SegmentationDataset", "SizeGroupedBatches",
            "SyntheticSpec", "TrainTransform", "UnlabelledImages", "detect_gan_layout", "find_idx_split",
            "list_split", "load_segmentation_data", "load_split_dataset", "make_sample", "open_gan_dataset",

@@ -2,23 +2,22 @@
 
 A pipeline is a list of op specs, each a mapping with the op's registered `name`, its probability `p`
 and its own parameters, e.g. ``{"name": "elastic", "p": 0.5, "alpha": 40.0, "sigma": 6.0}``; unknown
-names or parameters raise `ConfigError`. Images are uint8 C,H,W tensors (C = 1 or 3), masks uint8 H,W;
-both keep their dtype and size.
+names or parameters raise `ConfigError`. Images are C,H,W tensors (C = 1 or 3): uint8, or int32 holding
+0..max_value for 16-bit data; masks uint8 H,W; both keep their dtype and size. Photometric ops see 16-bit
+images as float [0, 1] (divided by `max_value`), so they clamp to `max_value` and their strengths mean the
+same on every bit depth.
 
 Conventions:
 
 * Geometric ops move image and mask alike: the image bilinear, the mask nearest-neighbour; areas that come
   from outside the image are 0 in the image and `ignore_index` in the mask.
 * Photometric ops change only the image; the mask stays bit-identical. `hue` is a no-op on 1-channel images.
-* `rot90` draws 90, 180 or 270 degrees on square inputs; on non-square inputs it only draws 180 degrees, so
-  every op keeps the size.
-* `cutout` fills its holes with 0 in the image and leaves the mask unchanged by default (the object is still
-  there, only hidden, which trains the model to infer it from context); ``mask_ignore: true`` sets the holes
-  to `ignore_index` in the mask instead, so they do not count in the loss.
-* `elastic` follows Simard et al. (2003), as used for U-Net: a field of U(-1, 1) displacements smoothed with a
-  Gaussian of `sigma` px and scaled by `alpha`. The RMS displacement is about 0.16 * alpha / sigma px
-  (alpha 40, sigma 6: about 1.1 px, peaks of 4-6 px at 256x256). The field is drawn with one sample per
-  sigma / 2 px and upsampled, which keeps its statistics and costs little.
+* `rot90` draws 90, 180 or 270 degrees on square inputs, only 180 on non-square ones (every op keeps the size).
+* `cutout` fills its holes with 0 and leaves the mask unchanged by default (the object is only hidden, which
+  trains the model to infer it from context); ``mask_ignore: true`` sets the holes to `ignore_index` instead.
+* `elastic` follows Simard et al. (2003), as used for U-Net: U(-1, 1) displacements smoothed with a Gaussian
+  of `sigma` px and scaled by `alpha`; the RMS displacement is about 0.16 * alpha / sigma px (alpha 40,
+  sigma 6: about 1.1 px, peaks of 4-6 px at 256x256). The field is drawn at one sample per sigma / 2 px.
 * `grid_distortion` displaces the nodes of a coarse (num_steps + 1)^2 grid by up to `distort_limit` cells and
   upsamples them bicubically to a smooth field, applied like `elastic`.
 
@@ -44,7 +43,12 @@ from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as F
 
+from segen.data.presets import PRESET_RESAMPLE_P, PRESETS, preset_for
 from segen.errors import ConfigError
+from segen.preprocess import dtype_max, from_unit, to_unit
+
+__all__ = ["OPS", "PRESETS", "PRESET_RESAMPLE_P", "Op", "Pipeline", "build_op", "build_pipeline", "op_params",
+           "preset_for", "register"]
 
 Pair = tuple[tv_tensors.Image, tv_tensors.Mask]
 
@@ -58,14 +62,19 @@ class Op:
     def __init__(self, p: float = 0.5) -> None:
         self.p = _number(self.name, "p", p, 0.0, 1.0)
 
-    def __call__(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int = 255) -> Pair:
-        """Apply the op with probability `p`; `mask` is a 1,H,W mask."""
+    def __call__(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int = 255,
+                 max_value: float | None = None) -> Pair:
+        """Apply the op with probability `p`; `mask` is 1,H,W; int32 images hold 0..`max_value` (default 65535)."""
         if random.random() >= self.p:
             return image, mask
-        return self.apply(image, mask, ignore_index)
+        if self.geometric or image.dtype == torch.uint8 or image.is_floating_point():
+            return self.apply(image, mask, ignore_index)
+        top = dtype_max(image) if max_value is None else max_value
+        out, mask = self.apply(tv_tensors.wrap(to_unit(image, top), like=image), mask, ignore_index)
+        return tv_tensors.wrap(from_unit(out, top, image.dtype), like=image), mask
 
     def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
-        """Apply the op unconditionally."""
+        """Apply the op unconditionally to a uint8 or float [0, 1] image."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -329,7 +338,7 @@ class Blur(Op):
 
 @register
 class Noise(Op):
-    """Additive Gaussian noise, std drawn from the range `std` in image units (1 = full range 0..255)."""
+    """Additive Gaussian noise, std drawn from the range `std` in image units (1 = the full value range)."""
 
     name = "noise"
 
@@ -338,8 +347,10 @@ class Noise(Op):
         self.std = _range(self.name, "std", std, 0.0, 1.0)
 
     def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
-        std = random.uniform(*self.std) * 255
-        noisy = torch.randn(image.shape).mul_(std).add_(image).clamp_(0, 255).round_().to(image.dtype)
+        top = dtype_max(image)
+        noisy = torch.randn(image.shape).mul_(random.uniform(*self.std) * top).add_(image).clamp_(0, top)
+        if not image.is_floating_point():
+            noisy = noisy.round_().to(image.dtype)
         return tv_tensors.wrap(noisy, like=image), mask
 
 
@@ -376,11 +387,15 @@ class Cutout(Op):
 
 
 class Pipeline:
-    """A sequence of ops applied in order to an image (uint8 C,H,W) and its mask (uint8 H,W)."""
+    """A sequence of ops applied in order to an image (C,H,W, integers in 0..max_value) and its mask (uint8 H,W).
 
-    def __init__(self, ops: Sequence[Op], ignore_index: int = 255) -> None:
+    `max_value` None means the range of the image's dtype: 255 for uint8, 65535 for int32 (16-bit data).
+    """
+
+    def __init__(self, ops: Sequence[Op], ignore_index: int = 255, max_value: float | None = None) -> None:
         self.ops = list(ops)
         self.ignore_index = ignore_index
+        self.max_value = max_value
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Augment one sample; returns plain tensors of the input dtypes and (see `rot90`) sizes."""
@@ -388,11 +403,11 @@ class Pipeline:
             raise ValueError(f"expected image C,H,W and mask H,W, got {tuple(image.shape)} and {tuple(mask.shape)}")
         img, msk = tv_tensors.Image(image), tv_tensors.Mask(mask[None])
         for op in self.ops:
-            img, msk = op(img, msk, self.ignore_index)
+            img, msk = op(img, msk, self.ignore_index, self.max_value)
         return img.as_subclass(torch.Tensor), msk.as_subclass(torch.Tensor)[0]
 
     def __repr__(self) -> str:
-        return f"Pipeline({self.ops!r}, ignore_index={self.ignore_index})"
+        return f"Pipeline({self.ops!r}, ignore_index={self.ignore_index}, max_value={self.max_value})"
 
 
 def build_op(spec: Mapping[str, Any]) -> Op:
@@ -411,50 +426,9 @@ def build_op(spec: Mapping[str, Any]) -> Op:
     return cls(**params)
 
 
-def build_pipeline(specs: Sequence[Mapping[str, Any]], ignore_index: int = 255) -> Pipeline:
-    """Build a pipeline from op specs; `ignore_index` fills mask areas that come from outside the image."""
+def build_pipeline(specs: Sequence[Mapping[str, Any]], ignore_index: int = 255,
+                   max_value: float | None = None) -> Pipeline:
+    """Build a pipeline from op specs; `ignore_index` fills mask areas from outside the image (see `Pipeline`)."""
     if isinstance(specs, (str, Mapping)) or not isinstance(specs, Sequence):
         raise ConfigError(f"augment: expected a list of op specs (see PRESETS), got {specs!r}")
-    return Pipeline([build_op(spec) for spec in specs], ignore_index)
-
-
-PRESETS: dict[str, list[dict[str, Any]]] = {
-    # Photos and street scenes: a natural up (no vflip). Only mirrored, and the crop is not resampled
-    # (`PRESET_RESAMPLE_P`): on CamVid at CPU budgets (about 20 epochs) the stronger variant below trains
-    # to a lower mean IoU, because such a model underfits rather than overfits (benchmarks/RESULTS.md).
-    "natural": [
-        {"name": "hflip", "p": 0.5},
-    ],
-    # The previous default: adds colour, blur and noise, and scales/rotates half the crops; more
-    # regularisation, for models that overfit (many epochs on few images).
-    "natural-strong": [
-        {"name": "hflip", "p": 0.5},
-        {"name": "brightness", "p": 0.5, "limit": 0.2},
-        {"name": "contrast", "p": 0.5, "limit": 0.2},
-        {"name": "hue", "p": 0.3, "limit": 0.03},
-        {"name": "blur", "p": 0.2, "sigma": [0.1, 1.0]},
-        {"name": "noise", "p": 0.2, "std": [0.005, 0.02]},
-    ],
-    # Grey microscopy: no preferred orientation, deformable tissue, varying staining and exposure.
-    "biomedical": [
-        {"name": "hflip", "p": 0.5},
-        {"name": "vflip", "p": 0.5},
-        {"name": "rot90", "p": 0.5},
-        {"name": "elastic", "p": 0.3, "alpha": 40.0, "sigma": 6.0},
-        {"name": "grid_distortion", "p": 0.3, "num_steps": 5, "distort_limit": 0.2},
-        {"name": "brightness", "p": 0.4, "limit": 0.15},
-        {"name": "contrast", "p": 0.4, "limit": 0.15},
-        {"name": "gamma", "p": 0.3, "limit": 0.2},
-        {"name": "blur", "p": 0.2, "sigma": [0.1, 1.0]},
-        {"name": "noise", "p": 0.3, "std": [0.005, 0.03]},
-    ],
-    "none": [],
-}
-
-PRESET_RESAMPLE_P: dict[str, float] = {"natural": 0.0, "natural-strong": 0.5, "biomedical": 0.5, "none": 0.0}
-"""The share of training crops each preset scales and rotates (`AugmentConfig.resample_p` overrides it)."""
-
-
-def preset_for(channels: int) -> str:
-    """The preset for images with `channels` channels: "biomedical" for grey, "natural" otherwise."""
-    return "biomedical" if channels == 1 else "natural"
+    return Pipeline([build_op(spec) for spec in specs], ignore_index, max_value)

@@ -1,5 +1,8 @@
-"""Segmentation datasets: a checked folder dataset in memory or on disk, served as uint8 tensors.
+"""Segmentation datasets: a checked folder dataset in memory or on disk, served as integer tensors.
 
+Images are served at their own depth (uint8, or int32 for 16-bit files) with the data's value range
+`SegmentationData.max_value`: 255 for 8-bit data; for 16-bit data the largest value in any image,
+rounded up to whole bits (4095 for a 12-bit camera, at most 65535), so one scale holds for every image.
 Normalisation and the conversion to float happen on whole batches (on the training device), not here.
 """
 
@@ -17,32 +20,35 @@ from torch.utils.data import Dataset, Sampler
 from segen.config import DataConfig
 from segen.data.folder import ClassInfo, Sample, binary_lut, check_mask_values, is_binary_255, scan_split
 from segen.data.formats import get_format
-from segen.data.io import image_size, read_image, read_mask
+from segen.data.io import check_sizes, image_bits, read_header, read_image, read_mask
 from segen.errors import DataError
+from segen.preprocess import UINT8_MAX, bit_range
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 Transform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Image/mask pairs as (uint8 C,H,W, uint8 H,W class ids) tensors, optionally transformed.
+    """Image/mask pairs as (C,H,W uint8 or int32, uint8 H,W class ids) tensors, optionally transformed.
 
     Masks are kept in memory when given (decoded during the scan), else read per sample; `lut` maps
-    stored mask values to class ids. Images are decoded per sample unless `cache` is set.
+    stored mask values to class ids. Images are decoded per sample unless `cache` is set; images above
+    `max_pixels` are refused.
     """
 
     def __init__(self, samples: list[Sample], sizes: list[tuple[int, int]], channels: int,
                  lut: np.ndarray | None = None, masks: list[np.ndarray] | None = None,
-                 transform: Transform | None = None, cache: bool = False) -> None:
+                 transform: Transform | None = None, cache: bool = False, max_pixels: int | None = None) -> None:
         self.samples = samples
         self.sizes = sizes
         self.channels = channels
         self.lut = lut
         self.masks = [torch.from_numpy(self._map(m)) for m in masks] if masks is not None else None
         self.transform = transform
+        self.max_pixels = max_pixels
         self.images: list[torch.Tensor] | None = None
         if cache:
-            self.images = [read_image(s.image, channels) for s in samples]
+            self.images = [read_image(s.image, channels, max_pixels) for s in samples]
 
     def _map(self, mask: np.ndarray) -> np.ndarray:
         return self.lut[mask] if self.lut is not None else mask
@@ -51,10 +57,10 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         return len(self.samples)
 
     def image(self, index: int) -> torch.Tensor:
-        """The decoded image `index`, uint8 C,H,W."""
+        """The decoded image `index`, C,H,W (uint8, or int32 for 16-bit files)."""
         if self.images is not None:
             return self.images[index]
-        return read_image(self.samples[index].image, self.channels)
+        return read_image(self.samples[index].image, self.channels, self.max_pixels)
 
     def mask(self, index: int) -> torch.Tensor:
         """The class-id mask `index`, uint8 H,W."""
@@ -78,7 +84,7 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 @dataclass
 class SegmentationData:
-    """A loaded dataset: format, class info, channels, normalisation and the train/val/test splits."""
+    """A loaded dataset: format, class info, channels, value range, normalisation and the splits."""
 
     root: Path
     format: str
@@ -91,6 +97,7 @@ class SegmentationData:
     mean: list[float]
     std: list[float]
     notes: list[str]
+    max_value: int = UINT8_MAX
 
     @property
     def binary_255(self) -> bool:
@@ -135,9 +142,11 @@ def load_segmentation_data(cfg: DataConfig, seed: int, num_classes: int | None =
         check_mask_values(split, classes.num_classes, cfg.ignore_index, lut)
     channels = scanned[0].channels
     train, val, *rest = (SegmentationDataset(s.samples, s.sizes, channels, lut, s.masks, cache=keep) for s in scanned)
-    mean, std = channel_stats(train)
+    max_value = value_range([train, val, *rest])
+    mean, std = channel_stats(train, max_value)
+    notes.extend(small_image_notes(cfg.image_size, train.sizes))
     return SegmentationData(root, fmt.name, classes, channels, lut, train, val, rest[0] if rest else None,
-                            mean, std, notes)
+                            mean, std, notes, max_value)
 
 
 def _hold_out(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
@@ -171,59 +180,70 @@ def _want_cache(mode: str, samples: list[Sample]) -> bool:
         return mode == "yes"
     budget = CACHE_LIMIT_BYTES
     for sample in samples:
-        h, w = image_size(sample.image)
-        budget -= h * w * 4  # up to 3 image channels and the mask
+        header = read_header(sample.image)
+        budget -= header.height * header.width * (13 if header.bits > 8 else 4)  # 3 channels (int32 if 16-bit), mask
         if budget < 0:
             return False
     return True
 
 
 def training_crop(image_size: tuple[int, int], sizes: list[tuple[int, int]]) -> tuple[int, int]:
-    """The training crop: `image_size` capped at the smallest image, so crops need no padding."""
-    h = min(image_size[0], *(size[0] for size in sizes))
-    w = min(image_size[1], *(size[1] for size in sizes))
-    return max(h, 8), max(w, 8)
+    """The training crop: `image_size` as configured; smaller images are padded (the mask with the ignore value).
+
+    `sizes` is accepted for callers that pass the training images' sizes; one small image no longer
+    shrinks every crop (`small_image_notes` reports them).
+    """
+    del sizes
+    return int(image_size[0]), int(image_size[1])
 
 
-def channel_stats(dataset: SegmentationDataset, max_images: int = 64) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std in [0, 1] over (up to `max_images` evenly spaced) images."""
+def small_image_notes(crop: tuple[int, int], sizes: list[tuple[int, int]]) -> list[str]:
+    """One note when some training images are smaller than the crop (they are padded, padding ignored)."""
+    small = [size for size in sizes if size[0] < crop[0] or size[1] < crop[1]]
+    if not small:
+        return []
+    h, w = min(small, key=lambda s: s[0] * s[1])
+    return [f"{len(small)} of {len(sizes)} training images are smaller than the {crop[0]}x{crop[1]} crop "
+            f"(smallest {h}x{w}); they are padded and the padding is ignored by the loss"]
+
+
+def value_range(datasets: list[SegmentationDataset]) -> int:
+    """The data's `max_value`: 255 for 8-bit images; for 16-bit images their largest value rounded up to whole bits.
+
+    Reads every 16-bit image once (8-bit data only needs the headers); a mix of depths is refused.
+    """
+    wide: list[tuple[SegmentationDataset, int]] = []
+    narrow: Path | None = None
+    for dataset in datasets:
+        for i, sample in enumerate(dataset.samples):
+            if image_bits(sample.image) > 8:
+                wide.append((dataset, i))
+            elif narrow is None:
+                narrow = sample.image
+    if not wide:
+        return UINT8_MAX
+    if narrow is not None:
+        example = wide[0][0].samples[wide[0][1]].image.name
+        raise DataError(f"{narrow}: 8-bit image in a dataset of 16-bit images (such as {example}); convert them "
+                        "to one bit depth, so that one value range holds for all", kind="mismatch", path=narrow)
+    return bit_range(max(int(dataset.image(i).max()) for dataset, i in wide))
+
+
+def channel_stats(dataset: SegmentationDataset, max_value: float = UINT8_MAX,
+                  max_images: int = 64) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std in [0, 1] (values divided by `max_value`) over up to `max_images` images."""
     step = max(1, len(dataset) // max_images)
     total = torch.zeros(dataset.channels, dtype=torch.float64)
     total_sq = torch.zeros_like(total)
     count = 0
     for i in range(0, len(dataset), step):
-        image = dataset.image(i).to(torch.float64) / 255.0
+        image = dataset.image(i).to(torch.float64) / float(max_value)
         total += image.sum(dim=(1, 2))
         total_sq += (image**2).sum(dim=(1, 2))
         count += image.shape[1] * image.shape[2]
     mean = total / count
     std = (total_sq / count - mean**2).clamp_min(1e-12).sqrt().clamp_min(1e-3)
     return mean.tolist(), std.tolist()
-
-
-class EpochSampler(Sampler[int]):
-    """Shuffled passes over the data until at least `min_samples`, a fresh order per epoch from (seed, epoch)."""
-
-    def __init__(self, size: int, min_samples: int, batch_size: int, seed: int) -> None:
-        self.size = size
-        passes = max(1, -(-min_samples // size))
-        total = passes * size
-        self.length = total - total % batch_size if total >= batch_size else total
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order: list[int] = []
-        while len(order) < self.length:
-            order.extend(torch.randperm(self.size, generator=generator).tolist())
-        return iter(order[: self.length])
-
-    def __len__(self) -> int:
-        return self.length
 
 
 class SizeGroupedBatches(Sampler[list[int]]):
@@ -243,8 +263,8 @@ class SizeGroupedBatches(Sampler[list[int]]):
 
 
 def load_split_dataset(root: str | Path, split: str, num_classes: int, ignore_index: int, channels: int,
-                       binary_255: bool, format: str = "auto") -> SegmentationDataset:
-    """One checked split, for evaluation against a model with `num_classes` classes."""
+                       binary_255: bool, format: str = "auto", max_pixels: int | None = None) -> SegmentationDataset:
+    """One checked split, for evaluation against a model with `num_classes` classes (images up to `max_pixels`)."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
@@ -252,9 +272,11 @@ def load_split_dataset(root: str | Path, split: str, num_classes: int, ignore_in
     if split not in fmt.splits(root):
         found = ", ".join(fmt.splits(root)) or "none"
         raise DataError(f"{root}: no {split!r} split (format {fmt.name}; found: {found})")
-    scanned = scan_split(fmt.samples(root, split))
+    samples = fmt.samples(root, split)
+    check_sizes([path for s in samples for path in (s.image, s.mask)], max_pixels)
+    scanned = scan_split(samples)
     lut = fmt.mask_lut(root, ignore_index)
     if lut is None and binary_255 and scanned.values <= {0, 255}:
         lut = binary_lut()
     check_mask_values(scanned, num_classes, ignore_index, lut)
-    return SegmentationDataset(scanned.samples, scanned.sizes, channels, lut, scanned.masks)
+    return SegmentationDataset(scanned.samples, scanned.sizes, channels, lut, scanned.masks, max_pixels=max_pixels)

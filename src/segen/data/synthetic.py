@@ -8,6 +8,8 @@ jittered, so colour and shape both carry the class).
 from __future__ import annotations
 
 import math
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ class SyntheticSpec:
     max_shapes: int = 5
     noise: float = 0.08
     channels: int = 3
+    bits: int = 8
 
     def __post_init__(self) -> None:
         if not 2 <= self.num_classes <= len(SHAPES) + 1:
@@ -40,6 +43,8 @@ class SyntheticSpec:
             raise ValueError("need 1 <= min_shapes <= max_shapes")
         if self.channels not in (1, 3):
             raise ValueError("channels must be 1 or 3")
+        if not 8 <= self.bits <= 16:
+            raise ValueError(f"bits must be in 8..16, got {self.bits}")
 
     @property
     def class_names(self) -> list[str]:
@@ -53,7 +58,7 @@ def make_sample(spec: SyntheticSpec, seed: int, index: int) -> tuple[np.ndarray,
     """Draw sample `index` of the dataset with `seed`.
 
     Returns:
-        (image H,W,C uint8, mask H,W uint8 class ids).
+        (image H,W,C: uint8, or uint16 in 0..2**bits - 1 above 8 bits; mask H,W uint8 class ids).
     """
     rng = np.random.default_rng([seed, index])
     image = _background(rng, spec.height, spec.width)
@@ -66,6 +71,11 @@ def make_sample(spec: SyntheticSpec, seed: int, index: int) -> tuple[np.ndarray,
         mask[region] = label
         image[region] = _texture(rng, _HUES[kind], int(region.sum()))
     image += rng.normal(0.0, 255 * spec.noise, image.shape)
+    if spec.bits > 8:
+        image = np.clip(image, 0, 255) * (((1 << spec.bits) - 1) / 255.0)
+        if spec.channels == 1:
+            image = image.mean(axis=2, keepdims=True)
+        return image.round().astype(np.uint16), mask
     pixels = np.clip(image, 0, 255).astype(np.uint8)
     if spec.channels == 1:
         pixels = pixels.mean(axis=2, keepdims=True).astype(np.uint8)
@@ -138,14 +148,26 @@ def write_folder_dataset(root: str | Path, spec: SyntheticSpec | None = None, se
         (root / split / "masks").mkdir(parents=True, exist_ok=True)
         for i in range(count):
             image, mask = make_sample(spec, seed, offset + i)
-            Image.fromarray(image.squeeze(-1) if spec.channels == 1 else image).save(
-                root / split / "images" / f"{split}_{i:04d}.png")
+            save_image(image, root / split / "images" / f"{split}_{i:04d}.png")
             Image.fromarray(mask).save(root / split / "masks" / f"{split}_{i:04d}.png")
         offset += count
     colours = [[0, 0, 0], *[list(c) for c in _HUES[: spec.num_classes - 1]]]
     classes = {"names": spec.class_names, "colors": colours}
     (root / "classes.yaml").write_text(yaml.safe_dump(classes, sort_keys=False))
     return root
+
+
+def save_image(image: np.ndarray, path: Path) -> None:
+    """Save H,W,C (C = 1 or 3) uint8 or uint16 pixels as an 8- or 16-bit PNG."""
+    if image.dtype == np.uint8 or image.shape[-1] == 1:
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)
+        return
+    h, w = image.shape[:2]  # 16-bit colour, which Pillow cannot write: the PNG chunks directly
+    rows = b"".join(b"\x00" + image[y].astype(">u2").tobytes() for y in range(h))
+    chunks = [(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)), (b"IDAT", zlib.compress(rows)), (b"IEND", b"")]
+    body = b"".join(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+                    for kind, data in chunks)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
 
 
 def class_colours(spec: SyntheticSpec) -> list[tuple[int, int, int]]:
@@ -166,5 +188,5 @@ def write_paired_dataset(root: str | Path, spec: SyntheticSpec | None = None, se
     for i in range(1, count + 1):
         image, mask = make_sample(spec, seed, i)
         Image.fromarray(lut[mask]).save(root / "A" / f"{i}.png")
-        Image.fromarray(image.squeeze(-1) if spec.channels == 1 else image).save(root / "B" / f"{i}.png")
+        save_image(image, root / "B" / f"{i}.png")
     return root

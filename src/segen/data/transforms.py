@@ -1,7 +1,8 @@
 """Joint image/mask transforms (torchvision transforms.v2 with tv_tensors.Mask).
 
-Images are uint8 C,H,W tensors, masks uint8 H,W. Geometric transforms move both alike, the mask with
-nearest-neighbour interpolation; pixels that come from outside the image get the ignore value.
+Images are C,H,W tensors (uint8, or int32 in 0..max_value for 16-bit data), masks uint8 H,W. Geometric
+transforms move both alike, the mask with nearest-neighbour interpolation; pixels that come from outside
+the image (padding of images smaller than the crop, rotated corners) get the ignore value in the mask.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from segen.config import AugmentConfig
-from segen.data.augment import PRESET_RESAMPLE_P, PRESETS, build_pipeline, preset_for
+from segen.data.augment import build_pipeline
+from segen.data.presets import PRESET_RESAMPLE_P, PRESETS, preset_for
 
 
 class ScaleRotateCrop:
@@ -69,14 +71,17 @@ class TrainTransform:
     """Training augmentation: the scale-rotate crop, then the configured pipeline of joint ops.
 
     The preset ("auto": by channel count) gives the ops unless `aug.pipeline` lists them, and the share
-    of resampled crops unless `aug.resample_p` is set.
+    of resampled crops unless `aug.resample_p` is set. `max_value` is the data's value range
+    (`SegmentationData.max_value`); None means that of the image dtype (255 for uint8, 65535 for int32).
     """
 
-    def __init__(self, size: tuple[int, int], aug: AugmentConfig, ignore_index: int = 255, channels: int = 3) -> None:
+    def __init__(self, size: tuple[int, int], aug: AugmentConfig, ignore_index: int = 255, channels: int = 3,
+                 max_value: int | None = None) -> None:
         preset = preset_for(channels) if aug.preset == "auto" else aug.preset
         resample_p = PRESET_RESAMPLE_P[preset] if aug.resample_p is None else aug.resample_p
         self.crop = ScaleRotateCrop(size, aug.scale, aug.rotate_degrees, resample_p, ignore_index)
-        self.pipeline = build_pipeline(PRESETS[preset] if aug.pipeline is None else aug.pipeline, ignore_index)
+        self.pipeline = build_pipeline(PRESETS[preset] if aug.pipeline is None else aug.pipeline, ignore_index,
+                                       max_value)
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         img, msk = self.crop(tv_tensors.Image(image), tv_tensors.Mask(mask[None]))

@@ -15,10 +15,13 @@ from segen.metrics import ConfusionMatrix, logits_to_labels
 
 def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "test", batch_size: int = 4,
                           progress: bool = True, format: str = "auto") -> dict[str, Any]:
-    """Scores of `segmenter` on a labelled split: mean_iou, mean_dice, pixel_accuracy, per_class and counts."""
+    """Scores of `segmenter` on a labelled split: mean_iou, mean_dice, pixel_accuracy, per_class and counts.
+
+    Images (and masks) above `segmenter.max_pixels` are refused from their headers before any is decoded.
+    """
     info = segmenter.info
     dataset = load_split_dataset(root, split, len(info.class_names), info.ignore_index, info.channels,
-                                 info.binary_255, format)
+                                 info.binary_255, format, segmenter.max_pixels)
     metric = ConfusionMatrix(len(info.class_names), info.ignore_index, info.class_names)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, size in enumerate(dataset.sizes):
@@ -26,6 +29,7 @@ def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "
     batches = [ids[k:k + batch_size] for ids in groups.values() for k in range(0, len(ids), batch_size)]
     for ids in tqdm(batches, desc=f"evaluate {split}", unit="batch", disable=not progress):
         images = torch.stack([dataset.image(i) for i in ids])
+        segmenter.check_depth(images, dataset.samples[ids[0]].image)
         masks = torch.stack([dataset.mask(i) for i in ids]).long()
         metric.update(logits_to_labels(segmenter.logits(images)).cpu(), masks)
     scores = metric.compute()

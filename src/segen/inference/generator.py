@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -12,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from segen.checkpoint import load_checkpoint
+from segen.checkpoint import GanDataSpec, load_checkpoint
 from segen.data.io import read_image
 from segen.errors import CheckpointError, ConfigError
 from segen.models import GANPair, create_model
@@ -44,20 +43,21 @@ class Generator:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> Generator:
         """Load the generator of a GAN run (`last.pt` or `best.pt`)."""
-        state = load_checkpoint(path, kind="gan")
+        checkpoint = load_checkpoint(path, kind="gan")
+        spec, data = checkpoint.model, checkpoint.data
+        assert isinstance(data, GanDataSpec)
         try:
-            spec, data = state["model"], state["data"]
-            kwargs = dict(spec["kwargs"])
-            if spec["name"] == "pix2pix":
+            kwargs = dict(spec.kwargs)
+            if spec.name == "pix2pix":
                 kwargs.setdefault("generator", "paper")  # written before the choice existed: the paper's
-            pair = cast(GANPair, create_model(spec["name"], **kwargs))
-            pair.generator.load_state_dict(spec["generator"])
-            info = GeneratorInfo(spec["name"], str(pair.conditioning), int(pair.latent_dim),
-                                 (int(data["image_size"][0]), int(data["image_size"][1])), int(data["channels"]),
-                                 int(data.get("in_channels") or 0), [str(c) for c in data.get("class_names", [])])
+            pair = cast(GANPair, create_model(spec.name, **kwargs))
+            pair.generator.load_state_dict(spec.weights)
+            info = GeneratorInfo(spec.name, str(pair.conditioning), int(pair.latent_dim),
+                                 (int(data.image_size[0]), int(data.image_size[1])), int(data.channels),
+                                 int(data.in_channels or 0), [str(c) for c in data.class_names])
         except (KeyError, TypeError, RuntimeError, IndexError) as exc:
             raise CheckpointError(f"{path}: incomplete GAN checkpoint ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:120] if str(exc) else ''})") from None
+                                  f"{str(exc).splitlines()[0][:120] if str(exc) else ''})", kind="corrupt") from None
         return cls(pair.generator, info, device)
 
     @property
@@ -137,12 +137,6 @@ def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None
     cells = [as_hwc(im) for im in images]
     cols = columns or max(1, math.ceil(math.sqrt(len(cells))))
     save_png(image_grid([cells[i:i + cols] for i in range(0, len(cells), cols)]), path)
-
-
-def batched(images: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
-    """Split a N,C,H,W tensor into batches."""
-    for i in range(0, images.shape[0], size):
-        yield images[i:i + size]
 
 
 def resize_to(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,11 +10,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from segen.data.io import IMAGE_SUFFIXES, read_image
+from segen.data.io import IMAGE_SUFFIXES, check_sizes, read_image
 from segen.errors import DataError
 from segen.inference.segmenter import Segmenter
 from segen.metrics import logits_to_labels
+from segen.preprocess import to_unit, unit_to_uint8
 from segen.reports import overlay, save_indexed_png, save_png
+from segen.runtime import write_atomic
 
 
 def list_inputs(source: str | Path) -> list[Path]:
@@ -29,26 +32,71 @@ def list_inputs(source: str | Path) -> list[Path]:
     return files
 
 
+def output_names(stem: str, overlays: bool = False, probabilities: bool = False) -> list[str]:
+    """The files prediction writes for an input named `stem`: the mask, and overlay and probabilities if asked."""
+    return [f"{stem}.png", *([f"{stem}_overlay.png"] if overlays else []),
+            *([f"{stem}_prob.npy"] if probabilities else [])]
+
+
+def check_outputs(source: str | Path, out: str | Path, overlays: bool = False,
+                  probabilities: bool = False) -> list[Path]:
+    """The inputs of `source`, once it is certain that writing to `out` destroys nothing; else DataError.
+
+    Refused: `out` is the input folder; an output would replace an input file; two inputs would write the
+    same file (``a.jpg`` and ``a.png`` both give ``a.png``). Names are compared case-insensitively, as
+    some file systems do.
+    """
+    files = list_inputs(source)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: --out exists and is not a folder", path=out)
+    folder = out.resolve()
+    if Path(source).is_dir() and Path(source).resolve() == folder:
+        raise DataError(f"{out}: --out is the input folder; predictions would be written among (and over) the "
+                        "input images; choose another --out folder", path=out)
+    inputs = {(p.resolve().parent, p.name.casefold()): p for p in files}
+    claimed: dict[str, Path] = {}
+    for path in files:
+        for name in output_names(path.stem, overlays, probabilities):
+            other = claimed.setdefault(name.casefold(), path)
+            if other != path:
+                raise DataError(f"{Path(source)}: inputs {other.name} and {path.name} would both write {name}; "
+                                "rename one of them", kind="duplicate", path=path)
+            victim = inputs.get((folder, name.casefold()))
+            if victim is not None:
+                raise DataError(f"{victim}: the prediction {out / name} would overwrite this input; choose "
+                                "another --out folder", path=victim)
+    return files
+
+
 def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, overlays: bool = False,
                   probabilities: bool = False, progress: bool = True,
                   on_file: Callable[[Path, np.ndarray], None] | None = None) -> list[Path]:
-    """Write DIR/<stem>.png masks (input size, paletted) for every input image; returns the mask paths."""
-    files = list_inputs(source)
+    """Write DIR/<stem>.png masks (input size, paletted) for every input image; returns the mask paths.
+
+    Checks first (`check_outputs`, and sizes against `segmenter.max_pixels`) so that nothing is
+    overwritten and no oversized image is decoded.
+    """
+    files = check_outputs(source, out, overlays, probabilities)
+    check_sizes(files, segmenter.max_pixels)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     ignore = segmenter.info.ignore_index
     for path in tqdm(files, desc="predict", unit="img", disable=not progress):
-        image = read_image(path, segmenter.info.channels)
+        image = read_image(path, segmenter.info.channels, segmenter.max_pixels)
+        segmenter.check_depth(image, path)
         logits = segmenter.logits(image[None])
         mask = logits_to_labels(logits)[0].to(torch.uint8).cpu().numpy()
         if probabilities:
             probs = segmenter.probabilities(logits)[0].cpu().numpy().astype(np.float32)
-            np.save(out / f"{path.stem}_prob.npy", probs)
+            buffer = io.BytesIO()
+            np.save(buffer, probs)
+            write_atomic(out / f"{path.stem}_prob.npy", buffer.getvalue())
         target = out / f"{path.stem}.png"
         save_indexed_png(mask, target, segmenter.palette, ignore)
         if overlays:
-            pixels = image.permute(1, 2, 0).numpy()
+            pixels = unit_to_uint8(to_unit(image, segmenter.info.max_value)).permute(1, 2, 0).numpy()
             save_png(overlay(pixels, mask, segmenter.palette, ignore_index=ignore), out / f"{path.stem}_overlay.png")
         if on_file is not None:
             on_file(path, mask)

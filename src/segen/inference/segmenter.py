@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from segen.checkpoint import load_checkpoint
-from segen.data.io import read_image
+from segen.checkpoint import SegDataSpec, load_checkpoint
+from segen.data.io import DEFAULT_MAX_PIXELS, read_image
 from segen.errors import CheckpointError, DataError
 from segen.metrics import logits_to_labels
 from segen.models import create_model
+from segen.preprocess import UINT8_MAX, from_unit, match_channels, normalise
 from segen.reports import default_palette
 
 
@@ -29,33 +30,42 @@ class ModelInfo:
     channels: int
     ignore_index: int
     binary_255: bool
+    max_value: int = UINT8_MAX  # the training data's value range: 255 for 8-bit data (and older checkpoints)
 
 
 class Segmenter:
-    """Predicts class-id masks (and probabilities) with a trained segmentation model."""
+    """Predicts class-id masks (and probabilities) with a trained segmentation model.
 
-    def __init__(self, model: torch.nn.Module, info: ModelInfo, device: str | torch.device = "cpu") -> None:
+    Images are read at their depth and scaled by the checkpoint's `max_value`; files above `max_pixels`
+    are refused from their header.
+    """
+
+    def __init__(self, model: torch.nn.Module, info: ModelInfo, device: str | torch.device = "cpu",
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
         self.info = info
+        self.max_pixels = max_pixels
         self._mean = torch.tensor(info.mean, device=self.device).view(1, -1, 1, 1)
         self._std = torch.tensor(info.std, device=self.device).view(1, -1, 1, 1)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> Segmenter:
-        """Load a segmentation checkpoint (`best.pt` or `last.pt` of a run)."""
-        state = load_checkpoint(path, kind="segmentation")
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu",
+                        max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Segmenter:
+        """Load a segmentation checkpoint (`best.pt` or `last.pt` of a run); `max_pixels` limits input files."""
+        checkpoint = load_checkpoint(path, kind="segmentation")
+        spec, data = checkpoint.model, checkpoint.data
+        assert isinstance(data, SegDataSpec)
         try:
-            spec, data = state["model"], state["data"]
-            model = create_model(spec["name"], **spec["kwargs"])
-            model.load_state_dict(spec["state_dict"])
-            colors = [tuple(c) for c in data["colors"]] or default_palette(len(data["class_names"]))
-            info = ModelInfo(list(data["class_names"]), colors, list(data["mean"]), list(data["std"]),
-                             int(data["channels"]), int(data["ignore_index"]), bool(data["binary_255"]))
-        except (KeyError, TypeError, RuntimeError) as exc:
+            model = create_model(spec.name, **spec.kwargs)
+            model.load_state_dict(spec.weights)
+            colors = [(int(c[0]), int(c[1]), int(c[2])) for c in data.colors] or default_palette(len(data.class_names))
+            info = ModelInfo(list(data.class_names), colors, list(data.mean), list(data.std), int(data.channels),
+                             int(data.ignore_index), bool(data.binary_255), int(data.max_value))
+        except (KeyError, TypeError, RuntimeError, IndexError) as exc:
             raise CheckpointError(f"{path}: incomplete segmentation checkpoint ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:120]})") from None
-        return cls(model, info, device)
+                                  f"{str(exc).splitlines()[0][:120]})", kind="corrupt") from None
+        return cls(model, info, device, max_pixels)
 
     @property
     def num_classes(self) -> int:
@@ -67,8 +77,8 @@ class Segmenter:
 
     @torch.inference_mode()
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 N,C,H,W images -> float logits N,K,H,W at the same size."""
-        x = (images.to(self.device).float() / 255.0 - self._mean) / self._std
+        """N,C,H,W images (integers in 0..max_value, or floats in [0, 1]) -> float logits N,K,H,W, same size."""
+        x = normalise(images.to(self.device), self._mean, self._std, self.info.max_value)
         return self.model(x.contiguous(memory_format=torch.channels_last)).float()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
@@ -88,7 +98,7 @@ class Segmenter:
         return self.probabilities(logits)[0].cpu().numpy()
 
     def predict_batch(self, images: Sequence[torch.Tensor]) -> list[np.ndarray]:
-        """Masks for uint8 C,H,W tensors; images of equal size run as one batch."""
+        """Masks for C,H,W image tensors (see `logits`); images of equal size run as one batch."""
         out: list[np.ndarray] = []
         if len({tuple(im.shape) for im in images}) == 1:
             labels = logits_to_labels(self.logits(torch.stack(list(images))))
@@ -97,25 +107,36 @@ class Segmenter:
             out.append(logits_to_labels(self.logits(im[None]))[0].to(torch.uint8).cpu().numpy())
         return out
 
+    def check_depth(self, image: torch.Tensor, name: str | Path = "image") -> None:
+        """Raise DataError (kind "mismatch") for an 8-bit image given to a 16-bit model, or the other way round."""
+        model_bits = "8-bit" if self.info.max_value <= UINT8_MAX else f"16-bit (values 0..{self.info.max_value})"
+        if image.dtype == torch.uint8 and self.info.max_value > UINT8_MAX:
+            found = "an 8-bit image"
+        elif not image.is_floating_point() and image.dtype != torch.uint8 and self.info.max_value <= UINT8_MAX:
+            found = "a 16-bit image"
+        else:
+            return
+        raise DataError(f"{name}: {found}, but the model was trained on {model_bits} images; give it images of "
+                        "the bit depth it was trained on", kind="mismatch", path=name if name != "image" else None)
+
     def _as_tensor(self, image: Any) -> torch.Tensor:
         if isinstance(image, str | Path):
-            return read_image(Path(image), self.info.channels)
+            tensor = read_image(Path(image), self.info.channels, self.max_pixels)
+            self.check_depth(tensor, image)
+            return tensor
         tensor = torch.as_tensor(np.array(image)) if not isinstance(image, torch.Tensor) else image
         if tensor.is_floating_point():
-            tensor = (tensor.clamp(0, 1) * 255).round().to(torch.uint8)
+            tensor = from_unit(tensor.clamp(0, 1), self.info.max_value)
+        elif tensor.dtype != torch.uint8:  # wider integers: 16-bit data, or 8-bit values in a wider type
+            tensor = tensor.to(torch.int32)
+            fits = tensor.numel() == 0 or (int(tensor.min()) >= 0 and int(tensor.max()) <= UINT8_MAX)
+            if self.info.max_value <= UINT8_MAX and fits:
+                tensor = tensor.to(torch.uint8)
         if tensor.ndim == 2:
             tensor = tensor[None]
         elif tensor.ndim == 3 and tensor.shape[-1] in (1, 3, 4) and tensor.shape[0] not in (1, 3):
             tensor = tensor.permute(2, 0, 1)
-        if tensor.ndim != 3:
+        if tensor.ndim != 3 or tensor.shape[0] not in (1, 3, 4):
             raise DataError(f"image: expected H,W or H,W,C or C,H,W, got shape {tuple(tensor.shape)}")
-        return _match_channels(tensor[:3] if tensor.shape[0] == 4 else tensor, self.info.channels)
-
-
-def _match_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
-    if image.shape[0] == channels:
-        return image
-    if channels == 3:
-        return image.expand(3, -1, -1).contiguous()
-    weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
-    return (image.float() * weights).sum(0, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        self.check_depth(tensor)
+        return match_channels(tensor, self.info.channels)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec
 from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
 from segen.data.generation import GanDataInfo, open_gan_dataset, parse_id_range
@@ -27,7 +28,7 @@ from segen.losses.adversarial import create_adversarial_loss, r1_penalty, recons
 from segen.models import GANPair, create_model, model_defaults
 from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
-from segen.runtime import amp_dtype, autocast, make_grad_scaler
+from segen.runtime import amp_dtype, autocast, cpu_state, make_grad_scaler
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, load_resume_point, setup_process
@@ -274,31 +275,29 @@ class GanTask:
         return {"val/l1": total / max(count, 1)}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": _cpu_state(self.generator), "discriminator": _cpu_state(self.discriminator),
+        return {"generator": cpu_state(self.generator), "discriminator": cpu_state(self.discriminator),
                 "g_opt": self.g_opt.state_dict(), "d_opt": self.d_opt.state_dict(),
                 "g_scaler": self.g_scaler.state_dict(), "d_scaler": self.d_scaler.state_dict()}
 
-    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        task = checkpoint["task"]
+    def load_state_dict(self, checkpoint: Checkpoint) -> None:
+        assert checkpoint.training is not None
+        task = checkpoint.training.task
         self.generator.load_state_dict(task["generator"])
         self.discriminator.load_state_dict(task["discriminator"])
         if self.ema is not None:
-            self.ema.load_state_dict(checkpoint["model"]["generator"])
+            self.ema.load_state_dict(checkpoint.model.weights)
         self.g_opt.load_state_dict(task["g_opt"])
         self.d_opt.load_state_dict(task["d_opt"])
         self.g_scaler.load_state_dict(task["g_scaler"])
         self.d_scaler.load_state_dict(task["d_scaler"])
 
-    def checkpoint_info(self) -> dict[str, Any]:
+    def checkpoint_info(self) -> tuple[ModelSpec, GanDataSpec]:
         """What sampling needs: the model spec, the (averaged) generator's weights and the data description."""
         info = self.data.info
-        return {
-            "model": {"name": self.cfg.model.name, "kwargs": self.model_kwargs,
-                      "generator": _cpu_state(self.sampler_model)},
-            "data": {"image_size": list(info.image_size), "channels": info.channels,
-                     "in_channels": info.in_channels, "class_names": list(info.class_names),
-                     "direction": self.cfg.data.direction, "layout": info.layout},
-        }
+        model = ModelSpec(self.cfg.model.name, self.model_kwargs, cpu_state(self.sampler_model))
+        return model, GanDataSpec(image_size=list(info.image_size), channels=info.channels,
+                                  in_channels=info.in_channels, class_names=list(info.class_names),
+                                  direction=self.cfg.data.direction, layout=info.layout)
 
 
 def _mean_probability(logits: torch.Tensor) -> torch.Tensor:
@@ -308,10 +307,6 @@ def _mean_probability(logits: torch.Tensor) -> torch.Tensor:
 
 def _hwc(images: torch.Tensor) -> list[np.ndarray]:
     return [im.permute(1, 2, 0).cpu().numpy() for im in images]
-
-
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 @dataclass
@@ -342,7 +337,7 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
         print(f"note: DiffAugment ({', '.join(task.augment_ops)}) on real and generated images", file=sys.stderr)
     grids = SampleGrids(task, cfg.sample_every)
     trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step])
-    trainer.prepare(resume_from)
+    trainer.prepare(resume_from, resume)
     state = trainer.fit()
     return GanRunResult(cfg.train.out, state, trainer.interrupted)
 

@@ -18,7 +18,7 @@ def preview_augmentations(cfg: DataConfig, out: str | Path, samples: int = 6, va
     """Write a PNG grid: per row an original training image with its mask, then `variants` augmentations."""
     data = load_segmentation_data(cfg, seed)
     crop = training_crop(cfg.image_size, data.train.sizes)
-    transform = TrainTransform(crop, cfg.augment, cfg.ignore_index, data.channels)
+    transform = TrainTransform(crop, cfg.augment, cfg.ignore_index, data.channels, max_value=data.max_value)
     palette = data.classes.colors or default_palette(data.classes.num_classes)
     random.seed(seed)
     torch.manual_seed(seed)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from segen.checkpoint import Checkpoint, ModelSpec, SegDataSpec
 from segen.config import SegConfig
 from segen.data import (
     SegmentationData,
@@ -26,7 +27,7 @@ from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model, model_defaults
 from segen.preprocess import normalise
-from segen.runtime import amp_dtype, autocast, ignore_interrupts, make_grad_scaler
+from segen.runtime import amp_dtype, autocast, cpu_state, ignore_interrupts, make_grad_scaler
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.schedule import lr_factor
@@ -77,7 +78,8 @@ class SegmentationTask:
     def _build_loaders(self) -> None:
         cfg, data = self.cfg, self.data
         workers = cfg.data.num_workers if cfg.data.num_workers is not None else default_workers(self.device)
-        transform = TrainTransform(self.crop_size, cfg.data.augment, cfg.data.ignore_index, data.channels)
+        transform = TrainTransform(self.crop_size, cfg.data.augment, cfg.data.ignore_index, data.channels,
+                                   max_value=data.max_value)
         train = data.train.with_transform(transform)
         self.sampler = ResumableSampler(len(train), cfg.train.batch_size, cfg.train.seed, cfg.data.min_epoch_samples)
         self.train_loader = training_loader(train, self.sampler, workers, self.device)
@@ -146,35 +148,28 @@ class SegmentationTask:
     def state_dict(self) -> dict[str, Any]:
         state = {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
         if self.ema is not None:
-            state["raw_model"] = _cpu_state(self.model)
+            state["raw_model"] = cpu_state(self.model)
         return state
 
-    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
-        task = checkpoint["task"]
+    def load_state_dict(self, checkpoint: Checkpoint) -> None:
+        assert checkpoint.training is not None
+        task = checkpoint.training.task
         if self.ema is not None:
-            self.ema.load_state_dict(checkpoint["model"]["state_dict"])
+            self.ema.load_state_dict(checkpoint.model.weights)
             self.model.load_state_dict(task["raw_model"])
         else:
-            self.model.load_state_dict(checkpoint["model"]["state_dict"])
+            self.model.load_state_dict(checkpoint.model.weights)
         self.optimizer.load_state_dict(task["optimizer"])
-        self.scaler.load_state_dict(checkpoint["task"]["scaler"])
+        self.scaler.load_state_dict(task["scaler"])
 
-    def checkpoint_info(self) -> dict[str, Any]:
+    def checkpoint_info(self) -> tuple[ModelSpec, SegDataSpec]:
         """What inference needs: the model spec and weights, classes and normalisation."""
-        classes = self.data.classes
-        return {
-            "model": {"name": self.cfg.model.name, "kwargs": self.model_kwargs,
-                      "state_dict": _cpu_state(self.eval_model)},
-            "data": {"class_names": classes.names, "colors": [list(c) for c in classes.colors],
-                     "mean": self.data.mean, "std": self.data.std, "channels": self.data.channels,
-                     "ignore_index": self.cfg.data.ignore_index, "binary_255": self.data.binary_255,
-                     "format": self.data.format, "max_value": self.data.max_value,
-                     "loss": self.loss_name},
-        }
-
-
-def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        classes, data = self.data.classes, self.data
+        model = ModelSpec(self.cfg.model.name, self.model_kwargs, cpu_state(self.eval_model))
+        return model, SegDataSpec(
+            class_names=list(classes.names), colors=[list(c) for c in classes.colors], mean=list(data.mean),
+            std=list(data.std), channels=data.channels, ignore_index=self.cfg.data.ignore_index,
+            binary_255=data.binary_255, format=data.format, loss=self.loss_name, max_value=float(data.max_value))
 
 
 def evaluation_loader(dataset: SegmentationDataset, batch_size: int, common: dict[str, Any]) -> DataLoader:
@@ -219,6 +214,6 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     trainer = Trainer(SegmentationTask(cfg, data, device), cfg, progress, callbacks, step_callbacks)
-    trainer.prepare(resume_from)
+    trainer.prepare(resume_from, resume)
     state = trainer.fit()
     return SegRunResult(cfg.train.out, state, data.notes, trainer.interrupted)

@@ -22,8 +22,16 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
-from segen.checkpoint import load_checkpoint, save_checkpoint
-from segen.config import GanConfig, SegConfig, TrainConfig, check_resume, parse_interval, save_yaml
+from segen.checkpoint import (
+    Checkpoint,
+    GanDataSpec,
+    ModelSpec,
+    SegDataSpec,
+    TrainingState,
+    load_checkpoint,
+    save_checkpoint,
+)
+from segen.config import GanConfig, SegConfig, TrainConfig, check_resume, load_yaml, parse_interval, save_yaml
 from segen.errors import CheckpointError, ConfigError, SegenError, TrainingStopped, one_line
 from segen.runtime import resolve_device, rng_state, seed_everything, set_rng_state, write_atomic
 
@@ -42,8 +50,8 @@ class TrainTask(Protocol):
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]: ...
     def validate(self) -> dict[str, float | None]: ...
     def state_dict(self) -> dict[str, Any]: ...
-    def load_state_dict(self, checkpoint: dict[str, Any]) -> None: ...
-    def checkpoint_info(self) -> dict[str, Any]: ...
+    def load_state_dict(self, checkpoint: Checkpoint) -> None: ...
+    def checkpoint_info(self) -> tuple[ModelSpec, SegDataSpec | GanDataSpec]: ...
 
 
 @dataclass
@@ -51,7 +59,8 @@ class TrainerState:
     """Where a run stands; saved in every checkpoint.
 
     `epoch` counts finished epochs, `epoch_step` the batches done in the current one and `epoch_sums`
-    their summed losses (so a resumed epoch logs the same means as an uninterrupted one).
+    their summed losses (so a resumed epoch logs the same means as an uninterrupted one); `records`
+    is how many lines `metrics.jsonl` had, so lines written after the checkpoint are dropped on resume.
     """
 
     epoch: int = 0
@@ -62,6 +71,7 @@ class TrainerState:
     best_epoch: int | None = None
     finished: bool = False
     epoch_sums: dict[str, float] = field(default_factory=dict)
+    records: int | None = None  # lines in metrics.jsonl when saved (None: a checkpoint from before this field)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainerState:
@@ -82,14 +92,19 @@ def setup_process(train: TrainConfig) -> torch.device:
     return device
 
 
-def load_resume_point(cfg: SegConfig | GanConfig, kind: str) -> dict[str, Any]:
-    """The run's `last.pt`, after checking that `cfg` changes nothing but the budget and the machine."""
-    last = Path(cfg.train.out) / "last.pt"
-    if not last.is_file():
-        raise CheckpointError(f"{last}: nothing to resume (no last.pt in {cfg.train.out})", kind="missing", path=last)
-    state = load_checkpoint(last, kind=kind)
-    saved = type(cfg).from_dict(state.get("config", {}), f"{last} config").to_dict()
-    check_resume(saved, cfg.to_dict())
+def load_resume_point(cfg: SegConfig | GanConfig, kind: str) -> Checkpoint | None:
+    """The run's `last.pt` (None: the run saved no checkpoint yet and restarts from its first step), after
+    checking that `cfg` changes nothing but the budget and the machine."""
+    out = Path(cfg.train.out)
+    last = out / "last.pt"
+    if last.is_file():
+        state: Checkpoint | None = load_checkpoint(last, kind=kind)
+        saved, source = state.config, f"{last} config"  # type: ignore[union-attr]
+    elif (out / "config.yaml").is_file():
+        state, saved, source = None, load_yaml(out / "config.yaml"), str(out / "config.yaml")
+    else:
+        raise CheckpointError(f"{last}: nothing to resume (no last.pt in {out})", kind="missing", path=last)
+    check_resume(type(cfg).from_dict(saved, source).to_dict(), cfg.to_dict())
     return state
 
 
@@ -122,12 +137,20 @@ class Trainer:
     def best_path(self) -> Path:
         return self.out / "best.pt"
 
-    def prepare(self, resume_from: dict[str, Any] | None = None) -> None:
-        """Create the run folder, or restore the run from its checkpoint; never write into a foreign folder."""
+    def prepare(self, resume_from: Checkpoint | None = None, resume: bool = False) -> None:
+        """Create the run folder, or restore the run from its checkpoint; never write into a foreign folder.
+
+        With `resume` and no checkpoint (a run stopped before its first one), the run starts again.
+        """
         if resume_from is not None:
             self._restore(resume_from)
-        else:
+        elif not resume:
             self._check_new_folder()
+        else:
+            self._keep_records(0)
+        for stale in self.out.glob(".*.tmp") if self.out.is_dir() else ():
+            if any(stale.name.startswith(f".{name}.") for name in RUN_FILES):
+                stale.unlink()  # a write cut short by a crash; the file it was replacing is intact
         self.out.mkdir(parents=True, exist_ok=True)
         save_yaml(self.cfg.to_dict(), self.out / "config.yaml")
 
@@ -146,22 +169,26 @@ class Trainer:
                               "--out, and segen never writes into or deletes what it did not write",
                               kind="exists", path=self.out)
 
-    def _restore(self, checkpoint: dict[str, Any]) -> None:
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        if checkpoint.training is None:
+            raise CheckpointError(f"{self.last_path}: holds no training state (an exported model?); "
+                                  "cannot resume from it", kind="invalid", path=self.last_path)
         self.task.load_state_dict(checkpoint)
-        self.state = TrainerState.from_dict(checkpoint["trainer"])
+        self.state = TrainerState.from_dict(checkpoint.training.trainer)
         self.state.finished = False  # a longer run (more epochs, more time) may continue a finished one
         self._saved_at = (self.state.step, self.state.elapsed)
-        self._metrics = dict(checkpoint.get("metrics", {}))
-        set_rng_state(checkpoint["rng"])
-        self._drop_metrics_after(self.state.step)
+        self._metrics = dict(checkpoint.metrics)
+        set_rng_state(checkpoint.training.rng)
+        self._keep_records(self.state.records)
 
-    def _drop_metrics_after(self, step: int) -> None:
+    def _keep_records(self, count: int | None) -> None:
         """Forget metric lines written after the checkpoint (their work is about to be redone)."""
         path = self.out / "metrics.jsonl"
         if not path.is_file():
             return
-        lines = path.read_text().splitlines()
-        kept = [line for line in lines if line.strip() and _record_step(line) <= step]
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        kept = lines[:count] if count is not None else [x for x in lines if _record_step(x) <= self.state.step]
+        self.state.records = len(kept)
         if len(kept) != len(lines):
             write_atomic(path, "".join(line + "\n" for line in kept))
 
@@ -294,6 +321,7 @@ class Trainer:
         self._metrics = {k: v for k, v in record.items() if isinstance(v, int | float) and not isinstance(v, bool)}
         with open(self.out / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(record) + "\n")
+        self.state.records = (self.state.records or 0) + 1
         self._save(best=bool(record.get("best")))
         tqdm.write(_summary(record), file=sys.stderr)
         for callback in self.callbacks:
@@ -314,9 +342,9 @@ class Trainer:
         self._save(best=False)
 
     def _save(self, best: bool) -> None:
-        payload = {"kind": self.task.kind, "config": self.cfg.to_dict(), **self.task.checkpoint_info(),
-                   "task": self.task.state_dict(), "trainer": asdict(self.state), "rng": rng_state(),
-                   "metrics": dict(self._metrics)}
+        model, data = self.task.checkpoint_info()
+        payload = Checkpoint(self.task.kind, self.cfg.to_dict(), model, data, dict(self._metrics),
+                             TrainingState(asdict(self.state), self.task.state_dict(), rng_state()))
         if best:  # best first: a crash between the two writes leaves last.pt behind, and resume redoes the epoch
             save_checkpoint(payload, self.best_path)
         save_checkpoint(payload, self.last_path)
