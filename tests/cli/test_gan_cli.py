@@ -15,11 +15,18 @@ from segen.data.synthetic import write_paired_dataset
 
 
 class MeanStdFeatures(nn.Module):
-    """A tiny feature network: per-channel means and standard deviations of 4x4 blocks."""
+    """A tiny feature network: means of 4x4 blocks and per-channel standard deviations (51 features for RGB)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = nn.functional.adaptive_avg_pool2d(x, 4)
         return torch.cat([pooled.flatten(1), x.std(dim=(2, 3))], dim=1)
+
+
+class ChannelStats(nn.Module):
+    """Fewer features than the 16 test images: per-channel means and standard deviations (6 for RGB)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +59,43 @@ def test_sample_writes_images_and_a_grid(gan_run: tuple[Path, Path], tmp_path: P
 def test_evaluate_with_a_torchscript_feature_network(gan_run: tuple[Path, Path], tmp_path: Path) -> None:
     images, out = gan_run
     features = tmp_path / "features.pt"
-    torch.jit.script(MeanStdFeatures()).save(str(features))
+    torch.jit.script(ChannelStats()).save(str(features))
     result = run_segen("gan", "evaluate", "--checkpoint", str(out / "last.pt"), "--data", str(images),
-                       "--features", str(features), "--num", "32", "--quiet")
+                       "--features", str(features), "--num", "32", "--metrics", "fid", "--quiet")
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert scores["fid"] > 0 and scores["generated_images"] == 32 and scores["real_images"] == 16
+    assert scores["reliable"] is True and scores["min_images"] == 7
     same = run_segen("gan", "evaluate", "--samples", str(images), "--data", str(images), "--features", str(features),
-                     "--quiet")
+                     "--metrics", "fid", "--quiet")
     assert same.returncode == 0, same.stderr
     assert abs(json.loads(same.stdout.strip().splitlines()[-1])["fid"]) < 1e-3
+
+
+def test_evaluate_refuses_fewer_images_than_the_feature_size(gan_run: tuple[Path, Path], tmp_path: Path) -> None:
+    images, _ = gan_run
+    features = tmp_path / "features.pt"
+    torch.jit.script(MeanStdFeatures()).save(str(features))
+    args = ["gan", "evaluate", "--samples", str(images), "--data", str(images), "--features", str(features)]
+    refused = run_segen(*args, "--metrics", "fid")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), refused.stderr
+    assert "16 real" in lines[0] and "16 generated" in lines[0] and "at least 52" in lines[0]
+    assert "--allow-few-images" in lines[0]
+    report = tmp_path / "scores.json"
+    allowed = run_segen(*args, "--allow-few-images", "--json", str(report))
+    assert allowed.returncode == 0, allowed.stderr
+    assert "unreliable" in allowed.stdout
+    scores = json.loads(report.read_text())
+    assert scores["reliable"] is False and scores["min_images"] == 100  # KID's minimum subset is the larger
+    assert scores["real_images"] == scores["generated_images"] == 16 and "fid" in scores and "kid_mean" in scores
+
+
+def test_evaluate_help_warns_that_feature_networks_are_code() -> None:
+    result = run_segen("gan", "evaluate", "--help")
+    text = " ".join(result.stdout.split())
+    assert "only use feature networks you trust" in text and "--allow-few-images" in text
 
 
 def test_pix2pix_translates_inputs(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models import inception_v3
-from torchvision.transforms.functional import rgb_to_grayscale
 
 from segen.errors import ConfigError, DataError
-from segen.metrics import GenerationMetrics, InceptionFeatures, TorchScriptFeatures, compute_fid_kid
+from segen.metrics import GenerationMetrics, InceptionFeatures, TorchScriptFeatures, compute_fid_kid, generation
+from segen.preprocess import rgb_to_grey
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # torch.jit is deprecated in recent torch
 
@@ -117,9 +119,9 @@ def whitened(n: int, d: int, seed: int) -> Tensor:
 
 
 def test_accumulates_resets_and_is_repeatable(features_rgb: TorchScriptFeatures) -> None:
-    real, fake = textures(60), brighter(textures(60, seed=2), 30)
-    metric = GenerationMetrics(features_rgb, kid_subset_size=1000, kid_subsets=10)  # subset capped at 60
-    for batch in real.split(25):
+    real, fake = textures(120), brighter(textures(120, seed=2), 30)
+    metric = GenerationMetrics(features_rgb, kid_subset_size=1000, kid_subsets=10)  # subset lowered to 120
+    for batch in real.split(50):
         metric.update(batch, real=True)
     metric.update(fake, real=False)
     first = metric.compute()
@@ -144,7 +146,7 @@ def test_uint8_and_float_inputs_agree(features_rgb: TorchScriptFeatures) -> None
 def test_grey_and_rgb_inputs(features_rgb: TorchScriptFeatures, features_grey: TorchScriptFeatures) -> None:
     grey, rgb = textures(8, channels=1), textures(8, channels=3)
     torch.testing.assert_close(features_rgb(grey), features_rgb(grey.expand(-1, 3, -1, -1)))
-    torch.testing.assert_close(features_grey(rgb), features_grey.net(rgb_to_grayscale(rgb.float() / 255)))
+    torch.testing.assert_close(features_grey(rgb), features_grey.net(rgb_to_grey(rgb.float() / 255)))
     real = textures(100, channels=1)
     fids = [scores(features_grey, real, brighter(real, s), metrics=("fid",))["fid"] for s in (0, 40)]
     assert abs(fids[0]) < 1e-3 * fids[1]
@@ -197,7 +199,7 @@ def test_rejects_bad_arguments(features_rgb: TorchScriptFeatures) -> None:
         GenerationMetrics(features_rgb, metrics=("fid", "is"))
     with pytest.raises(DataError, match="1 or 3 channels"):
         features_rgb(torch.zeros(2, 4, 8, 8, dtype=torch.uint8))
-    assert set(scores(features_rgb, textures(10), textures(10, seed=3), metrics=("kid",))) == {
+    assert set(scores(features_rgb, textures(50), textures(50, seed=3), metrics=("kid",))) == {
         "kid_mean", "kid_std"}
 
 
@@ -213,12 +215,68 @@ def test_missing_inception_weights_is_one_line(tmp_path: Path, monkeypatch: pyte
     assert str(tmp_path / "hub" / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth") in one_line(cached)
 
 
-def test_unreadable_inception_weights_is_one_line(tmp_path: Path) -> None:
+def test_unreadable_inception_weights_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     junk = tmp_path / "weights.pth"
     junk.write_bytes(b"junk")
     with pytest.raises(ConfigError) as error:
         InceptionFeatures(junk)
-    assert f"Inception weights {junk} cannot be loaded" in one_line(error)
+    assert f"Inception weights {junk}" in one_line(error) and "SHA-256" in one_line(error)
+    assert (error.value.kind, error.value.path) == ("mismatch", junk)
+    monkeypatch.setattr(generation, "INCEPTION_SHA256", sha256(junk))
+    with pytest.raises(ConfigError) as unreadable:
+        InceptionFeatures(junk)
+    assert "not a weights-only state dict" in one_line(unreadable) and unreadable.value.kind == "corrupt"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, junk)  # tensors, but not the Inception's
+    monkeypatch.setattr(generation, "INCEPTION_SHA256", sha256(junk))
+    with pytest.raises(ConfigError) as wrong_layout:
+        InceptionFeatures(junk)
+    assert "do not fit the FID Inception-v3" in one_line(wrong_layout) and wrong_layout.value.kind == "mismatch"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class RunsCode:
+    """Unpickling this object creates `marker`: what a malicious weights file would do with os.system."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Path.touch, (self.marker,)
+
+
+def test_inception_weights_that_would_run_code_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "code-ran"
+    weights = tmp_path / "weights-inception-2015-12-05-6726825d.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2), "payload": RunsCode(marker)}, weights)
+    with pytest.raises(ConfigError) as wrong_hash:  # not the known file: refused before it is opened
+        InceptionFeatures(weights)
+    assert wrong_hash.value.kind == "mismatch" and "SHA-256" in one_line(wrong_hash)
+    assert not marker.exists()
+    monkeypatch.setattr(generation, "INCEPTION_SHA256", sha256(weights))  # even when the hash matches
+    with pytest.raises(ConfigError) as pickled:
+        InceptionFeatures(weights)
+    assert pickled.value.kind == "corrupt" and pickled.value.path == weights
+    assert "not a weights-only state dict" in one_line(pickled)
+    assert not marker.exists()
+    torch.load(weights, weights_only=False)  # the file does run code when fully unpickled: the test is not vacuous
+    assert marker.exists()
+
+
+def test_downloaded_weights_are_hash_checked_before_they_reach_the_cache(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "hub"))
+    monkeypatch.setattr(generation, "_open_url", lambda url, timeout: io.BytesIO(b"tampered"))
+    with pytest.raises(ConfigError) as error:
+        InceptionFeatures(None, download=True)
+    assert error.value.kind == "mismatch" and "SHA-256" in one_line(error)
+    assert not [f for f in (tmp_path / "hub").rglob("*") if f.is_file()]  # nothing left, not even a partial file
+    good = b"the known weights"
+    monkeypatch.setattr(generation, "INCEPTION_SHA256", hashlib.sha256(good).hexdigest())
+    monkeypatch.setattr(generation, "_open_url", lambda url, timeout: io.BytesIO(good))
+    assert generation.locate_inception_weights(None, download=True).read_bytes() == good
 
 
 def test_inception_loads_weights_from_path_or_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -228,8 +286,61 @@ def test_inception_loads_weights_from_path_or_hub_cache(tmp_path: Path, monkeypa
     cached = tmp_path / "hub" / "checkpoints" / "weights-inception-2015-12-05-6726825d.pth"
     cached.parent.mkdir(parents=True)
     torch.save(net.state_dict(), cached)
+    monkeypatch.setattr(generation, "INCEPTION_SHA256", sha256(cached))
+    calls: list[Any] = []
+    real_load = torch.load
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
     assert InceptionFeatures(cached).weights_path == cached
+    assert calls == [True]  # segen's own weights-only read; torch-fidelity loads nothing itself
     features = InceptionFeatures(None, download=False)
     assert features.weights_path == cached
     grey = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
     assert features(grey).shape == (2, 2048)
+
+
+def test_fid_refuses_fewer_images_than_features() -> None:
+    # 8-d features: 8 samples give a singular covariance, so FID needs at least 9 of each
+    metric = GenerationMetrics(Flatten(), metrics=("fid",))
+    metric.update(torch.rand(8, 8, 1, 1), real=True)
+    metric.update(torch.rand(20, 8, 1, 1), real=False)
+    with pytest.raises(ConfigError) as error:
+        metric.compute()
+    message = one_line(error)
+    assert "8 real" in message and "20 generated" in message and "at least 9" in message and "FID" in message
+    metric.update(torch.rand(1, 8, 1, 1), real=True)
+    assert set(metric.compute()) == {"fid"} and metric.reliable and metric.min_images == 9
+
+
+def test_kid_lowers_its_subset_size_to_fit_and_refuses_below_its_minimum() -> None:
+    x, y = torch.rand(150, 4, 1, 1), torch.rand(60, 4, 1, 1)
+    metric = GenerationMetrics(Flatten(), metrics=("kid",), kid_subset_size=1000, kid_subsets=5)
+    metric.update(x, real=True)
+    metric.update(y, real=False)
+    with pytest.raises(ConfigError) as error:  # subsets of fewer than 100 images are not lowered to
+        metric.compute()
+    assert "60 generated" in one_line(error) and "at least 100" in one_line(error) and "KID" in one_line(error)
+    metric.update(torch.rand(90, 4, 1, 1), real=False)
+    assert set(metric.compute()) == {"kid_mean", "kid_std"}  # 150 images each: subsets lowered to 150
+    small = GenerationMetrics(Flatten(), metrics=("kid",), kid_subset_size=50, kid_subsets=5)
+    small.update(y, real=True)
+    small.update(y, real=False)
+    assert small.min_images == 50 and set(small.compute()) == {"kid_mean", "kid_std"}
+
+
+def test_few_images_only_with_an_explicit_flag_that_marks_the_figure_unreliable() -> None:
+    metric = GenerationMetrics(Flatten(), metrics=("fid", "kid"), allow_few_images=True)
+    metric.update(torch.rand(5, 8, 1, 1), real=True)
+    metric.update(torch.rand(6, 8, 1, 1), real=False)
+    scores = metric.compute()
+    assert set(scores) == {"fid", "kid_mean", "kid_std"}
+    assert metric.reliable is False and metric.min_images == 100
+    metric.reset()
+    metric.update(torch.rand(1, 8, 1, 1), real=True)
+    metric.update(torch.rand(6, 8, 1, 1), real=False)
+    with pytest.raises(ConfigError, match="at least 2"):
+        metric.compute()

@@ -47,7 +47,10 @@ def gan() -> None:
 @click.option("--precision", type=click.Choice(PRECISIONS), help="auto = mixed on CUDA, fp32 on CPU; fp32/bf16/fp16.")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--checkpoint-every", metavar="PERIOD", help="Also save last.pt every PERIOD of training: 10m "
+              "(the default), 90s, 1h, 500steps, or off.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's own "
+              "settings (only the budget and the machine may change).")
 @click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it.")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -56,7 +59,8 @@ def gan_train(model: str | None, data_root: str | None, out: str | None, loss: s
               channels: str | None, direction: str | None, ids: str | None, val_ids: str | None,
               g_lr: float | None, d_lr: float | None, r1_gamma: float | None, diffaugment: str | None,
               sample_every: int | None, device: str | None, precision: str | None, seed: int | None,
-              workers: int | None, resume: bool, config_file: str | None, dry_run: bool, quiet: bool) -> None:
+              workers: int | None, checkpoint_every: str | None, resume: bool, config_file: str | None,
+              dry_run: bool, quiet: bool) -> None:
     """Train a GAN: a generator and a discriminator against each other."""
     flags = {
         "model": {"name": model},
@@ -65,7 +69,7 @@ def gan_train(model: str | None, data_root: str | None, out: str | None, loss: s
                  "val_ids": val_ids, "diffaugment": diffaugment, "num_workers": workers},
         "optim": {"g_lr": g_lr, "d_lr": d_lr, "r1_gamma": r1_gamma},
         "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
-                  "max_time": max_time, "precision": precision},
+                  "max_time": max_time, "precision": precision, "checkpoint_every": checkpoint_every},
         "loss": loss,
         "sample_every": sample_every,
     }
@@ -158,8 +162,12 @@ def _translate_inputs(generator: Any, source: str, out: Path, grid: bool) -> int
               help="Comma-separated: fid, kid, fcn (FCN-score, pix2pix).")
 @click.option("--num", type=POSITIVE_INT, default=10000, show_default=True, help="Generated images to score.")
 @click.option("--features", type=click.Path(), help="TorchScript feature network for FID/KID (instead of "
-              "Inception-v3).")
-@click.option("--inception-weights", type=click.Path(), help="Local Inception-v3 FID weights file.")
+              "Inception-v3). A TorchScript file is code that runs when loaded: only use feature networks you trust.")
+@click.option("--inception-weights", type=click.Path(), help="Local Inception-v3 FID weights file "
+              "(weights-inception-2015-12-05-6726825d.pth); its SHA-256 is checked and it is read as tensors only.")
+@click.option("--allow-few-images", is_flag=True, help="Score FID/KID even with fewer real or generated images "
+              "than they need (FID: more than the network's feature size, at least 2049 for Inception; KID: at least "
+              "100); the figures are marked \"reliable\": false. Without it such runs are refused.")
 @click.option("--segmenter", type=click.Path(), help="FCN-score: a segen segmentation checkpoint (photo -> labels).")
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="pix2pix data: which half is the input.")
 @click.option("--ids", help="Paired data: evaluate on these numeric file stems, e.g. 351-400.")
@@ -170,8 +178,12 @@ def _translate_inputs(generator: Any, source: str, out: Path, grid: bool) -> int
 def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, split: str, metric_names: str,
                  num: int, features: str | None, inception_weights: str | None, segmenter: str | None,
                  direction: str | None, ids: str | None, seed: int, json_out: str | None, device: str,
-                 quiet: bool) -> None:
-    """Score a generator: FID / KID against real images, FCN-score for label -> photo."""
+                 quiet: bool, allow_few_images: bool) -> None:
+    """Score a generator: FID / KID against real images, FCN-score for label -> photo.
+
+    FID needs more real and generated images than features (at least 2049 each for Inception-v3), KID 100 of
+    each; fewer are refused unless --allow-few-images.
+    """
     from segen.inference.gan_eval import EvalRequest, evaluate_gan, format_gan_scores
     from segen.runtime import resolve_device
 
@@ -183,7 +195,7 @@ def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, sp
         raise ConfigError("give exactly one of --checkpoint CKPT or --samples DIR")
     request = EvalRequest(checkpoint=checkpoint, samples=samples, data=data_root, split=split, metrics=tuple(names),
                           num=num, features=features, inception_weights=inception_weights, segmenter=segmenter,
-                          direction=direction, ids=ids, seed=seed)
+                          direction=direction, ids=ids, seed=seed, allow_few_images=allow_few_images)
     scores = evaluate_gan(request, resolve_device(device), progress=not quiet)
     click.echo(json.dumps(scores) if quiet else format_gan_scores(scores))
     if json_out:

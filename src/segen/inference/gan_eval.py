@@ -45,6 +45,7 @@ class EvalRequest:
     direction: str | None = None
     ids: str | None = None
     seed: int = 0
+    allow_few_images: bool = False
 
 
 def evaluate_gan(request: EvalRequest, device: torch.device, progress: bool = True) -> dict[str, Any]:
@@ -62,8 +63,8 @@ def evaluate_gan(request: EvalRequest, device: torch.device, progress: bool = Tr
 
 
 def feature_network(request: EvalRequest) -> nn.Module:
-    """The TorchScript network given by --features, else the standard Inception-v3 (a given weights file, the
-    cache, or downloaded into the cache when no file was named)."""
+    """The TorchScript network given by --features (code: trusted files only), else the standard Inception-v3
+    (a given weights file, the cache, or downloaded into the cache when no file was named; SHA-256 checked)."""
     if request.features:
         return TorchScriptFeatures(request.features)
     return InceptionFeatures(request.inception_weights, download=request.inception_weights is None)
@@ -71,11 +72,14 @@ def feature_network(request: EvalRequest) -> nn.Module:
 
 def _distribution_scores(request: EvalRequest, generator: Generator | None, names: list[str],
                          device: torch.device, progress: bool) -> dict[str, Any]:
-    metric = GenerationMetrics(feature_network(request), metrics=tuple(names), device=device)
+    metric = GenerationMetrics(feature_network(request), metrics=tuple(names), device=device,
+                               allow_few_images=request.allow_few_images)
     size, channels, kind = _reference_shape(generator)
     reals, _ = open_gan_dataset(request.data, kind, size, channels, split=request.split,
                                 direction=request.direction or "AtoB", jitter=False,
                                 ids=parse_id_range(request.ids) if request.ids else None)
+    n_real = len(reals)  # type: ignore[arg-type]
+    metric.check_counts(n_real, _fake_count(request, generator, reals, kind))  # before any feature is computed
     real_count = 0
     for batch in tqdm(DataLoader(reals, batch_size=BATCH), desc="real", disable=not progress, unit="batch"):
         images = batch[1] if kind == "paired" else (batch[0] if isinstance(batch, list | tuple) else batch)
@@ -86,7 +90,15 @@ def _distribution_scores(request: EvalRequest, generator: Generator | None, name
                        unit="batch"):
         metric.update(images, real=False)
         fake_count += images.shape[0]
-    return {**metric.compute(), "real_images": real_count, "generated_images": fake_count}
+    scores = metric.compute()
+    return {**scores, "real_images": real_count, "generated_images": fake_count, "min_images": metric.min_images,
+            "reliable": metric.reliable}
+
+
+def _fake_count(request: EvalRequest, generator: Generator | None, reals: Any, kind: str) -> int:
+    if generator is None:
+        return len(list_inputs(Path(request.samples or "")))
+    return len(reals) if kind == "paired" else request.num
 
 
 def _reference_shape(generator: Generator | None) -> tuple[tuple[int, int] | None, int | None, str]:
@@ -175,4 +187,7 @@ def format_gan_scores(scores: dict[str, Any]) -> str:
     for key, value in scores.items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         lines.append(f"{key:<32} {shown}")
+    if scores.get("reliable") is False:
+        lines.append(f"unreliable: FID/KID from fewer than {scores['min_images']} real or generated images "
+                     "(--allow-few-images); not comparable with other scores")
     return "\n".join(lines)

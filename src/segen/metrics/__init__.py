@@ -6,6 +6,7 @@ from segen.metrics.generation import (
     TorchScriptFeatures,
     compute_fid_kid,
     inception_cache_path,
+    load_inception_state,
     locate_inception_weights,
 )
 from segen.metrics.segmentation import ConfusionMatrix, logits_to_labels
@@ -17,6 +18,7 @@ __all__ = [
     "TorchScriptFeatures",
     "compute_fid_kid",
     "inception_cache_path",
+    "load_inception_state",
     "locate_inception_weights",
     "logits_to_labels",
 ]
