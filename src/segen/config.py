@@ -22,11 +22,6 @@ from segen.runtime import write_atomic
 T = TypeVar("T")
 
 LOSSES_SEG = ("auto", "ce", "dice", "ce+dice", "bce", "bce+dice")
-NORMS = ("batch", "instance", "group", "none")
-ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "elu")
-UPSAMPLINGS = ("transpose", "bilinear")
-ENCODERS = ("double", "residual")
-STEM_STRIDES = (1, 2, 4)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SCHEDULES = ("cosine", "poly", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -52,13 +47,10 @@ class ModelConfig:
                 and getattr(self, f.name) is not None}
 
     def validate(self) -> None:
-        _check(self.stem_stride is None or self.stem_stride in STEM_STRIDES, "model.stem_stride", "must be 1, 2 or 4")
-        _check_choice(self.encoder, ENCODERS, "model.encoder")
+        """Types and ranges; the model's name, options and choices are checked by the model registry."""
+        _check(self.stem_stride is None or self.stem_stride >= 1, "model.stem_stride", "must be >= 1")
         _check(self.depth is None or 1 <= self.depth <= 8, "model.depth", "must be between 1 and 8")
         _check(self.base_width is None or self.base_width >= 1, "model.base_width", "must be >= 1")
-        _check_choice(self.norm, NORMS, "model.norm")
-        _check_choice(self.activation, ACTIVATIONS, "model.activation")
-        _check_choice(self.upsampling, UPSAMPLINGS, "model.upsampling")
         _check(self.dropout is None or 0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
 
 
@@ -212,11 +204,8 @@ class SegConfig:
         return from_dict(cls, data, source)
 
 
-GAN_MODELS = ("dcgan", "cgan", "pix2pix")
 GAN_LOSSES = ("minimax", "non-saturating", "lsgan", "hinge", "wgan-gp")
-GAN_NORMS = ("batch", "instance", "group", "layer", "none")
 DIRECTIONS = ("AtoB", "BtoA")
-PIX2PIX_GENERATORS = ("unet", "paper")
 DIFFAUGMENT_POLICIES = ("auto", "none", "color", "translation", "cutout")
 
 
@@ -241,14 +230,10 @@ class GanModelConfig:
                 and getattr(self, f.name) is not None}
 
     def validate(self) -> None:
-        _check_choice(self.name, GAN_MODELS, "model")
-        _check_choice(self.generator, PIX2PIX_GENERATORS, "model.generator")
-        _check(self.generator is None or self.name == "pix2pix", "model.generator", "is a pix2pix option")
+        """Types and ranges; the model's name, options and choices are checked by the model registry."""
         for name in ("latent_dim", "width", "d_width", "depth"):
             value = getattr(self, name)
             _check(value is None or value >= 1, f"model.{name}", f"must be >= 1, got {value}")
-        for name in ("g_norm", "d_norm", "norm"):
-            _check_choice(getattr(self, name), GAN_NORMS, f"model.{name}")
         _check(self.dropout is None or 0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
 
 

@@ -76,7 +76,7 @@ def test_bad_arguments_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="unet"):
         create_model("unet", num_classes=0)
     with pytest.raises(ConfigError):
-        create_model("unet", norm="layer")
+        create_model("unet", norm="spectral")
 
 
 def _conv_macs(model: torch.nn.Module, x: torch.Tensor) -> int:
@@ -143,3 +143,20 @@ def test_stems_keep_any_input_size(stride: int) -> None:
 def test_stem_stride_must_be_one_two_or_four() -> None:
     with pytest.raises(ConfigError, match="stem_stride"):
         create_model("unet-small", stem_stride=3)
+
+
+def test_registry_carries_each_models_metadata_and_checks_options() -> None:
+    from segen.models import check_model_options, model_entry
+
+    assert model_entry("unet-small").family == "segmentation" and model_entry("unet-small").conditioning is None
+    assert [model_entry(n, "gan").conditioning for n in ("dcgan", "cgan", "pix2pix")] == ["none", "class", "image"]
+    assert model_entry("unet").choices["stem_stride"] == (1, 2, 4)
+    check_model_options("unet-small", "segmentation", {"encoder": "residual", "stem_stride": 4})
+    with pytest.raises(ConfigError, match=r"model.encoder: unknown value 'dense' for unet-small; valid: double, res"):
+        check_model_options("unet-small", "segmentation", {"encoder": "dense"})
+    with pytest.raises(ConfigError, match="model.generator: not an option of dcgan"):
+        check_model_options("dcgan", "gan", {"generator": "unet"})
+    with pytest.raises(ConfigError, match="model.generator: unknown value 'giant' for pix2pix"):
+        check_model_options("pix2pix", "gan", {"generator": "giant"})
+    with pytest.raises(ConfigError, match="unknown gan model 'unet'; valid: cgan, dcgan, pix2pix"):
+        check_model_options("unet", "gan", {})

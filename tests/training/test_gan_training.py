@@ -176,8 +176,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(images_root: P
 
 
 def test_diffaugment_auto_only_for_small_unpaired_sets() -> None:
-    assert resolve_diffaugment(["auto"], "unconditional", 100) == ("color", "translation", "cutout")
-    assert resolve_diffaugment(["auto"], "unconditional", 60000) == ()
-    assert resolve_diffaugment(["auto"], "paired", 100) == ()
+    assert resolve_diffaugment(["auto"], "none", 100) == ("color", "translation", "cutout")
+    assert resolve_diffaugment(["auto"], "none", 60000) == ()
+    assert resolve_diffaugment(["auto"], "image", 100) == ()
     assert resolve_diffaugment(["none"], "class", 100) == ()
-    assert resolve_diffaugment(["translation"], "unconditional", 60000) == ("translation",)
+    assert resolve_diffaugment(["translation"], "none", 60000) == ("translation",)

@@ -76,10 +76,9 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
         "class_weights": weights,
     }
     cfg = resolve_seg_config(config_file, flags, resume)
-    if model is not None:
-        from segen.models import model_defaults
+    from segen.models import check_model_options
 
-        model_defaults(cfg.model.name, family="segmentation")
+    check_model_options(cfg.model.name, "segmentation", cfg.model.overrides())
     if dry_run:
         import yaml
 

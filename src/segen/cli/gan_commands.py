@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from segen.config import GAN_LOSSES, GAN_MODELS, PRECISIONS, GanConfig, load_yaml, merge
+from segen.config import GAN_LOSSES, PRECISIONS, GanConfig, load_yaml, merge
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
 
@@ -24,7 +24,7 @@ def gan() -> None:
 
 
 @gan.command("train")
-@click.option("--model", type=click.Choice(GAN_MODELS), help="GAN (default dcgan).")
+@click.option("--model", help="Registered GAN: dcgan (default), cgan or pix2pix.")
 @click.option("--data", "data_root", type=click.Path(), help="Images: a folder, class sub-folders, IDX files, or "
               "pairs (side-by-side A|B images or A/ and B/ folders).")
 @click.option("--out", type=click.Path(), help="Run folder (config, metrics, checkpoints, samples).")
@@ -74,6 +74,9 @@ def gan_train(model: str | None, data_root: str | None, out: str | None, loss: s
         "sample_every": sample_every,
     }
     cfg = resolve_gan_config(config_file, flags, resume)
+    from segen.models import check_model_options
+
+    check_model_options(cfg.model.name, "gan", cfg.model.overrides())
     if dry_run:
         import yaml
 

@@ -9,9 +9,35 @@ from segen.models.gan import (
     ProjectionDiscriminator,
     UNetTranslator,
 )
-from segen.models.registry import create_model, list_models, model_defaults, register_model
+from segen.models.registry import (
+    CONDITIONINGS,
+    ModelEntry,
+    check_model_options,
+    create_model,
+    list_models,
+    model_defaults,
+    model_entry,
+    register_model,
+)
 from segen.models.unet import UNet, UNetDecoder, UNetEncoder
 
-__all__ = ["DCGANDiscriminator", "DCGANGenerator", "GANPair", "PatchDiscriminator", "Pix2PixGenerator",
-           "ProjectionDiscriminator", "UNet", "UNetDecoder", "UNetEncoder", "UNetTranslator", "create_model",
-           "list_models", "model_defaults", "register_model"]
+__all__ = [
+    "CONDITIONINGS",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "GANPair",
+    "ModelEntry",
+    "PatchDiscriminator",
+    "Pix2PixGenerator",
+    "ProjectionDiscriminator",
+    "UNet",
+    "UNetDecoder",
+    "UNetEncoder",
+    "UNetTranslator",
+    "check_model_options",
+    "create_model",
+    "list_models",
+    "model_defaults",
+    "model_entry",
+    "register_model",
+]

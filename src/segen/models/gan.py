@@ -22,19 +22,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from segen.config import PIX2PIX_GENERATORS
-from segen.models.registry import register_model
+from segen.models.registry import CONDITIONINGS, register_model
 from segen.models.unet import UNet
-from segen.nn import make_activation, make_norm, pad_to_multiple
+from segen.nn import NORMS, make_activation, make_norm, pad_to_multiple
 
 Size = int | Sequence[int]
 
-CONDITIONINGS = ("none", "class", "image")
 MIN_SIZE, MAX_SIZE = 8, 1024
 MAX_WIDTH_FACTOR = 8
 
@@ -51,11 +50,6 @@ def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value}")
-
-
-def _norm(kind: str, channels: int) -> nn.Module:
-    """`segen.nn.make_norm`, plus "layer": one group over C, H, W (the WGAN-GP choice)."""
-    return nn.GroupNorm(1, channels) if kind == "layer" else make_norm(kind, channels)
 
 
 def _widths(width: int, levels: int) -> list[int]:
@@ -89,7 +83,7 @@ class DownConv(nn.Sequential):
     """4x4 convolution (stride 2 by default, padding 1), norm, activation; bias only without a norm."""
 
     def __init__(self, cin: int, cout: int, norm: str = "batch", act: str = "leaky_relu", stride: int = 2) -> None:
-        super().__init__(nn.Conv2d(cin, cout, 4, stride, 1, bias=norm == "none"), _norm(norm, cout),
+        super().__init__(nn.Conv2d(cin, cout, 4, stride, 1, bias=norm == "none"), make_norm(norm, cout),
                          make_activation(act))
 
 
@@ -97,7 +91,7 @@ class UpConv(nn.Sequential):
     """4x4 stride-2 transposed convolution (doubles H and W), norm, ReLU, optional dropout."""
 
     def __init__(self, cin: int, cout: int, norm: str = "batch", dropout: float = 0.0) -> None:
-        layers = [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=norm == "none"), _norm(norm, cout),
+        layers = [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=norm == "none"), make_norm(norm, cout),
                   make_activation("relu")]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
@@ -139,7 +133,7 @@ class DCGANGenerator(nn.Module):
         self.embed = nn.Embedding(num_classes, latent_dim) if num_classes > 0 else None
         in_dim = latent_dim * (2 if num_classes > 0 else 1)
         self.project = nn.Linear(in_dim, widths[0] * self.base_size[0] * self.base_size[1], bias=norm == "none")
-        self.project_act = nn.Sequential(_norm(norm, widths[0]), make_activation("relu"))
+        self.project_act = nn.Sequential(make_norm(norm, widths[0]), make_activation("relu"))
         self.stages = nn.Sequential(*(UpConv(cin, cout, norm) for cin, cout in pairwise(widths)))
         self.head = nn.Sequential(nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Tanh())
         self.apply(init_dcgan_weights)
@@ -369,23 +363,28 @@ def _dcgan_pair(*, image_size: Size, channels: int, latent_dim: int, width: int,
                    channels=channels, latent_dim=latent_dim, num_classes=num_classes)
 
 
-@register_model("dcgan", family="gan", **_DCGAN)
+PIX2PIX_GENERATORS = ("unet", "paper")
+_DCGAN_CHOICES: dict[str, tuple[Any, ...]] = {"g_norm": NORMS, "d_norm": NORMS}
+
+
+@register_model("dcgan", family="gan", conditioning="none", choices=_DCGAN_CHOICES, **_DCGAN)
 def dcgan(**kwargs: Size | str | bool) -> GANPair:
     """Unconditional DCGAN; 64x64 RGB by default (3.8 M generator, 2.8 M discriminator parameters)."""
     return _dcgan_pair(num_classes=0, **kwargs)  # type: ignore[arg-type]
 
 
-@register_model("cgan", family="gan", **_DCGAN, num_classes=10)
+@register_model("cgan", family="gan", conditioning="class", choices=_DCGAN_CHOICES, **_DCGAN, num_classes=10)
 def cgan(*, num_classes: int, **kwargs: Size | str | bool) -> GANPair:
     """Class-conditional DCGAN: label embedding joined to z, projection discriminator."""
     _check_positive(num_classes=num_classes)
     return _dcgan_pair(num_classes=num_classes, **kwargs)  # type: ignore[arg-type]
 
 
-_PIX2PIX_SIZES = {"unet": (32, 4), "paper": (64, 8)}  # generator (config.PIX2PIX_GENERATORS) -> default (width, depth)
+_PIX2PIX_SIZES = {"unet": (32, 4), "paper": (64, 8)}  # generator -> default (width, depth)
 
 
-@register_model("pix2pix", family="gan", in_channels=3, channels=3, image_size=(256, 256), generator="unet",
+@register_model("pix2pix", family="gan", conditioning="image", choices={"generator": PIX2PIX_GENERATORS, "norm": NORMS},
+                in_channels=3, channels=3, image_size=(256, 256), generator="unet",
                 width=None, depth=None, dropout=0.5, norm="batch", d_width=64, d_layers=3)
 def pix2pix(*, in_channels: int, channels: int, image_size: Size, generator: str, width: int | None,
             depth: int | None, dropout: float, norm: str, d_width: int, d_layers: int) -> GANPair:

@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segen.config import ENCODERS, STEM_STRIDES
 from segen.models.registry import register_model
-from segen.nn import ConvNormAct, DoubleConv, ResidualLevel, UpBlock, pad_to_multiple
+from segen.nn import ACTIVATIONS, NORMS, UPSAMPLINGS, ConvNormAct, DoubleConv, ResidualLevel, UpBlock, pad_to_multiple
 
 
 class UNetEncoder(nn.Module):
@@ -161,22 +160,26 @@ class UNet(nn.Module):
         return self.head(out)[..., :h, :w]
 
 
+ENCODERS = ("double", "residual")
+STEM_STRIDES = (1, 2, 4)
+_CHOICES: dict[str, tuple[Any, ...]] = {"encoder": ENCODERS, "stem_stride": STEM_STRIDES, "norm": NORMS,
+                                        "activation": ACTIVATIONS, "upsampling": UPSAMPLINGS}
 _COMMON: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": 4, "norm": "batch", "activation": "relu",
            "dropout": 0.0, "upsampling": "transpose", "stem_stride": 1,
            "decoder_dropout": 0.0, "encoder": "double"}
 
 
-@register_model("unet", **_COMMON, base_width=64)
+@register_model("unet", choices=_CHOICES, **_COMMON, base_width=64)
 def unet(**kwargs: object) -> UNet:
     """The original U-Net widths, 64 to 1024 (31 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-@register_model("unet-medium", **_COMMON, base_width=32)
+@register_model("unet-medium", choices=_CHOICES, **_COMMON, base_width=32)
 def unet_medium(**kwargs: object) -> UNet:
     """Half the original widths, 32 to 512 (7.8 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-@register_model("unet-small", **_COMMON, base_width=16)
+@register_model("unet-small", choices=_CHOICES, **_COMMON, base_width=16)
 def unet_small(**kwargs: object) -> UNet:
     """A quarter of the original widths, 16 to 256 (1.9 M parameters): fast on CPUs."""
     return UNet(**kwargs)  # type: ignore[arg-type]

@@ -1,6 +1,9 @@
 """Reusable building blocks shared by segmentation and generation models."""
 
 from segen.nn.blocks import (
+    ACTIVATIONS,
+    NORMS,
+    UPSAMPLINGS,
     ConvNormAct,
     DoubleConv,
     ResidualBlock,
@@ -11,5 +14,5 @@ from segen.nn.blocks import (
     pad_to_multiple,
 )
 
-__all__ = ["ConvNormAct", "DoubleConv", "ResidualBlock", "ResidualLevel", "UpBlock", "make_activation", "make_norm",
-           "pad_to_multiple"]
+__all__ = ["ACTIVATIONS", "NORMS", "UPSAMPLINGS", "ConvNormAct", "DoubleConv", "ResidualBlock", "ResidualLevel",
+           "UpBlock", "make_activation", "make_norm", "pad_to_multiple"]

@@ -8,9 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+NORMS = ("batch", "instance", "group", "layer", "none")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "elu")
+UPSAMPLINGS = ("transpose", "bilinear")
+
 
 def make_norm(kind: str, channels: int) -> nn.Module:
-    """A normalisation layer by name: batch, instance, group or none."""
+    """A normalisation layer by name: batch, instance, group, layer (one group over C, H, W) or none."""
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     if kind == "instance":

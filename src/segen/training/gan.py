@@ -25,7 +25,7 @@ from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
 from segen.data.generation import GanDataInfo, open_gan_dataset, parse_id_range
 from segen.losses.adversarial import create_adversarial_loss, r1_penalty, reconstruction_l1
-from segen.models import GANPair, create_model, model_defaults
+from segen.models import GANPair, check_model_options, create_model, model_defaults, model_entry
 from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
 from segen.runtime import amp_dtype, autocast, cpu_state, make_grad_scaler
@@ -33,17 +33,18 @@ from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, load_resume_point, setup_process
 
-KINDS = {"dcgan": "unconditional", "cgan": "class", "pix2pix": "paired"}
+#: The data a GAN of each conditioning is trained on (the data layouts' vocabulary).
+DATA_KINDS = {"none": "unconditional", "class": "class", "image": "paired"}
 DIFFAUGMENT_ALL = ("color", "translation", "cutout")
 SMALL_DATASET = 5000
 
 
-def resolve_diffaugment(ops: list[str], kind: str, num_images: int) -> tuple[str, ...]:
-    """The DiffAugment ops to use: "auto" = all ops for non-paired GANs on small datasets."""
+def resolve_diffaugment(ops: list[str], conditioning: str, num_images: int) -> tuple[str, ...]:
+    """The DiffAugment ops to use: "auto" = all ops for noise-driven GANs (not image-to-image) on small datasets."""
     if not ops or ops == ["none"]:
         return ()
     if ops == ["auto"]:
-        return DIFFAUGMENT_ALL if kind != "paired" and num_images < SMALL_DATASET else ()
+        return DIFFAUGMENT_ALL if conditioning != "image" and num_images < SMALL_DATASET else ()
     return tuple(op for op in ops if op not in ("auto", "none"))
 
 
@@ -58,7 +59,7 @@ class GanData:
 
 def load_gan_data(cfg: GanConfig) -> GanData:
     """Open the training data (and pix2pix validation ids) as configured."""
-    kind = KINDS[cfg.model.name]
+    kind = DATA_KINDS[str(model_entry(cfg.model.name, "gan").conditioning)]
     d = cfg.data
     ids = parse_id_range(d.ids) if d.ids else None
     train, info = open_gan_dataset(d.root, kind, d.image_size, d.channels, split="train", direction=d.direction,
@@ -78,9 +79,8 @@ class GanTask:
 
     def __init__(self, cfg: GanConfig, data: GanData, device: torch.device) -> None:
         self.cfg, self.data, self.device = cfg, data, device
-        self.conditioning = KINDS[cfg.model.name]
+        self.conditioning = str(model_entry(cfg.model.name, "gan").conditioning)
         self.model_kwargs = self._model_kwargs(data.info)
-        model_defaults(cfg.model.name, family="gan")
         self.gan = cast(GANPair, create_model(cfg.model.name, **self.model_kwargs).to(device))
         self.generator: nn.Module = self.gan.generator
         self.discriminator: nn.Module = self.gan.discriminator
@@ -103,7 +103,7 @@ class GanTask:
                                   "channels": info.channels}
         if self.conditioning == "class":
             kwargs["num_classes"] = info.num_classes
-        if self.conditioning == "paired":
+        if self.conditioning == "image":
             kwargs["in_channels"] = info.in_channels
         preset = model_defaults(self.cfg.model.name, family="gan")
         if "generator" in preset:  # stored, so a later change of the default cannot misread the checkpoint
@@ -121,7 +121,7 @@ class GanTask:
         """Latents and labels (or validation inputs) that every sample grid reuses."""
         n = self.cfg.sample_count
         gen = torch.Generator().manual_seed(self.cfg.train.seed + 12345)
-        if self.conditioning == "paired":
+        if self.conditioning == "image":
             source = self.data.val if self.data.val is not None else self.data.train
             count = min(n, 8, len(source))  # type: ignore[arg-type]
             pairs = [source[i] for i in range(count)]
@@ -143,7 +143,7 @@ class GanTask:
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
         self.generator.train()
         self.discriminator.train()
-        paired = self.conditioning == "paired"
+        paired = self.conditioning == "image"
         logs = self._pix2pix_step(batch) if paired else self._adversarial_step(batch, step)
         if self.ema is not None:
             self.ema.update(self.generator, step)
@@ -240,12 +240,12 @@ class GanTask:
         g = self.sampler_model.eval()
         f = {k: v.to(self.device) for k, v in self._fixed.items()}
         with autocast(self.device, self.amp):
-            if self.conditioning == "paired":
+            if self.conditioning == "image":
                 out = g(to_signed(f["a"]))
             else:
                 out = g(f["z"]) if "y" not in f else g(f["z"], f["y"])
         images = _hwc(signed_to_uint8(out))
-        if self.conditioning == "paired":
+        if self.conditioning == "image":
             rows = [[a, o, b] for a, o, b in zip(_hwc(f["a"]), images, _hwc(f["b"]), strict=True)]
             return image_grid(rows)
         cols = self._grid_columns(len(images))
@@ -330,6 +330,7 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
         step_callbacks: called with the trainer after every optimiser step.
     """
     cfg.validate()
+    check_model_options(cfg.model.name, "gan", cfg.model.overrides())
     resume_from = load_resume_point(cfg, GanTask.kind) if resume else None
     device = setup_process(cfg.train)
     task = GanTask(cfg, load_gan_data(cfg), device)

@@ -25,7 +25,7 @@ from segen.data import (
 from segen.losses import create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
-from segen.models import create_model, model_defaults
+from segen.models import check_model_options, create_model
 from segen.preprocess import normalise
 from segen.runtime import amp_dtype, autocast, cpu_state, ignore_interrupts, make_grad_scaler
 from segen.training.ema import ModelEma
@@ -58,7 +58,6 @@ class SegmentationTask:
         self.loss_name = resolve_loss_name(cfg.loss, num_classes)
         self.model_kwargs = {**cfg.model.overrides(), "in_channels": data.channels,
                              "num_classes": model_outputs(self.loss_name, num_classes)}
-        model_defaults(cfg.model.name, family="segmentation")
         self.model = create_model(cfg.model.name, **self.model_kwargs).to(device).to(memory_format=torch.channels_last)
         self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, cfg.class_weights).to(device)
         self.optimizer = _adamw(self.model, cfg)
@@ -208,6 +207,7 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
         step_callbacks: called with the trainer after every optimiser step.
     """
     cfg.validate()
+    check_model_options(cfg.model.name, "segmentation", cfg.model.overrides())
     resume_from = load_resume_point(cfg, SegmentationTask.kind) if resume else None
     device = setup_process(cfg.train)
     data = load_segmentation_data(cfg.data, cfg.train.seed)
