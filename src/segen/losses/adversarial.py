@@ -29,9 +29,9 @@ from segen.errors import ConfigError
 Discriminator = Callable[[torch.Tensor], torch.Tensor]
 
 
-def mean_probability(logits: torch.Tensor) -> float:
-    """Mean of sigmoid(logits), for logging D(x) and D(G(z)); carries no gradient."""
-    return torch.sigmoid(logits.detach().float()).mean().item()
+def mean_probability(logits: torch.Tensor) -> torch.Tensor:
+    """Mean of sigmoid(logits) as a 0-d tensor, for logging D(x) and D(G(z)); carries no gradient."""
+    return torch.sigmoid(logits.detach().float()).mean()
 
 
 def gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor,
@@ -99,23 +99,6 @@ class AdversarialLoss(ABC):
     @abstractmethod
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         """Scalar loss the generator minimises."""
-
-    def gradient_penalty(self, discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor,
-                         generator: torch.Generator | None = None) -> torch.Tensor:
-        """WGAN-GP penalty, unweighted; see the module-level `gradient_penalty`."""
-        return gradient_penalty(discriminator, real, fake, generator)
-
-    def r1_penalty(self, real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
-        """R1 penalty, unweighted; see the module-level `r1_penalty`."""
-        return r1_penalty(real_logits, real_images)
-
-    def reconstruction_l1(self, fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Mean absolute error between generated and target images."""
-        return reconstruction_l1(fake, target)
-
-    def mean_probability(self, logits: torch.Tensor) -> float:
-        """Mean of sigmoid(logits), for logging."""
-        return mean_probability(logits)
 
 
 class MinimaxLoss(AdversarialLoss):

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.distributed as dist
 
 
 def logits_to_labels(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
@@ -45,11 +44,6 @@ class ConfusionMatrix:
             raise ValueError(f"target holds class id {int(t.max())} >= {self.num_classes}")
         counts = torch.bincount(t * self.num_classes + p, minlength=self.num_classes**2)
         self.matrix += counts.view(self.num_classes, self.num_classes)
-
-    def sync(self) -> None:
-        """Sum the matrix over processes when running distributed."""
-        if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(self.matrix)
 
     def compute(self) -> dict[str, Any]:
         """mean_iou, mean_dice, pixel_accuracy, mean_class_accuracy (mean recall) and per_class {name: {iou, dice,

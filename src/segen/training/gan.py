@@ -24,7 +24,13 @@ from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec
 from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
 from segen.data.generation import GanDataInfo, open_gan_dataset, parse_id_range
-from segen.losses.adversarial import create_adversarial_loss, r1_penalty, reconstruction_l1
+from segen.losses.adversarial import (
+    create_adversarial_loss,
+    gradient_penalty,
+    mean_probability,
+    r1_penalty,
+    reconstruction_l1,
+)
 from segen.models import GANPair, check_model_options, create_model, model_defaults, model_entry
 from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
@@ -175,8 +181,8 @@ class GanTask:
             real_logits = self._discriminate(real, labels)
             fake_logits = self._discriminate(fake, labels)
             d_loss = self.loss.discriminator_loss(real_logits.float(), fake_logits.float())
-        logs = {"d_loss": d_loss.detach(), "d_real": _mean_probability(real_logits),
-                "d_fake": _mean_probability(fake_logits)}
+        logs = {"d_loss": d_loss.detach(), "d_real": mean_probability(real_logits),
+                "d_fake": mean_probability(fake_logits)}
         d_total = d_loss + self._penalties(real, fake, labels, step, logs)
         self._step(self.d_opt, self.d_scaler, d_total)
         with autocast(self.device, self.amp):
@@ -194,7 +200,7 @@ class GanTask:
         if weight > 0:
             def critic(x: torch.Tensor) -> torch.Tensor:
                 return self._discriminate(x, labels).float()
-            gp = self.loss.gradient_penalty(critic, real, fake)
+            gp = gradient_penalty(critic, real, fake)
             logs["gp"] = gp.detach()
             total = total + weight * gp
         o = self.cfg.optim
@@ -220,7 +226,7 @@ class GanTask:
             g_loss = adv + self.cfg.optim.l1_weight * l1
         self._step(self.g_opt, self.g_scaler, g_loss)
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "g_adv": adv.detach(), "l1": l1.detach(),
-                "d_real": _mean_probability(real_logits), "d_fake": _mean_probability(fake_logits)}
+                "d_real": mean_probability(real_logits), "d_fake": mean_probability(fake_logits)}
 
     @staticmethod
     def _step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss: torch.Tensor) -> None:
@@ -298,11 +304,6 @@ class GanTask:
         return model, GanDataSpec(image_size=list(info.image_size), channels=info.channels,
                                   in_channels=info.in_channels, class_names=list(info.class_names),
                                   direction=self.cfg.data.direction, layout=info.layout)
-
-
-def _mean_probability(logits: torch.Tensor) -> torch.Tensor:
-    """Mean sigmoid(logit): the discriminator's average belief that its inputs are real."""
-    return torch.sigmoid(logits.detach().float()).mean()
 
 
 def _hwc(images: torch.Tensor) -> list[np.ndarray]:
