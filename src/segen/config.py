@@ -27,8 +27,19 @@ SCHEDULES = ("cosine", "poly", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+class _ModelChoice:
+    """A registered model's name and optional overrides of its preset (fields left None keep the preset)."""
+
+    name: str
+
+    def overrides(self) -> dict[str, Any]:
+        """Preset overrides that were set (not None)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)  # type: ignore[arg-type]
+                if f.name != "name" and getattr(self, f.name) is not None}
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_ModelChoice):
     """Which registered model to build, with optional overrides of its preset."""
 
     name: str = "unet-small"
@@ -40,11 +51,6 @@ class ModelConfig:
     upsampling: str | None = None
     stem_stride: int | None = None
     encoder: str | None = None
-
-    def overrides(self) -> dict[str, Any]:
-        """Preset overrides that were set (not None)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"
-                and getattr(self, f.name) is not None}
 
     def validate(self) -> None:
         """Types and ranges; the model's name, options and choices are checked by the model registry."""
@@ -210,7 +216,7 @@ DIFFAUGMENT_POLICIES = ("auto", "none", "color", "translation", "cutout")
 
 
 @dataclass(frozen=True)
-class GanModelConfig:
+class GanModelConfig(_ModelChoice):
     """Which GAN to build (`dcgan`, `cgan`, `pix2pix`), with optional overrides of its preset."""
 
     name: str = "dcgan"
@@ -223,11 +229,6 @@ class GanModelConfig:
     depth: int | None = None
     dropout: float | None = None
     generator: str | None = None
-
-    def overrides(self) -> dict[str, Any]:
-        """Preset overrides that were set (not None)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"
-                and getattr(self, f.name) is not None}
 
     def validate(self) -> None:
         """Types and ranges; the model's name, options and choices are checked by the model registry."""

@@ -31,13 +31,13 @@ from segen.losses.adversarial import (
     r1_penalty,
     reconstruction_l1,
 )
-from segen.models import GANPair, check_model_options, create_model, model_defaults, model_entry
+from segen.models import GANPair, create_model, model_defaults, model_entry
 from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
 from segen.runtime import amp_dtype, autocast, cpu_state, make_grad_scaler
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
-from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, load_resume_point, setup_process
+from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, start_run
 
 #: The data a GAN of each conditioning is trained on (the data layouts' vocabulary).
 DATA_KINDS = {"none": "unconditional", "class": "class", "image": "paired"}
@@ -327,13 +327,9 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
         cfg: the run configuration (validated here).
         resume: continue the run in `cfg.train.out` from its `last.pt`.
         progress: show a progress bar.
-        callbacks: called with (trainer, record) after every epoch.
-        step_callbacks: called with the trainer after every optimiser step.
+        callbacks, step_callbacks: see `Trainer`.
     """
-    cfg.validate()
-    check_model_options(cfg.model.name, "gan", cfg.model.overrides())
-    resume_from = load_resume_point(cfg, GanTask.kind) if resume else None
-    device = setup_process(cfg.train)
+    device, resume_from = start_run(cfg, "gan", GanTask.kind, resume)
     task = GanTask(cfg, load_gan_data(cfg), device)
     if task.augment_ops:
         print(f"note: DiffAugment ({', '.join(task.augment_ops)}) on real and generated images", file=sys.stderr)

@@ -25,13 +25,13 @@ from segen.data import (
 from segen.losses import create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
-from segen.models import check_model_options, create_model
+from segen.models import create_model
 from segen.preprocess import normalise
 from segen.runtime import amp_dtype, autocast, cpu_state, ignore_interrupts, make_grad_scaler
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.schedule import lr_factor
-from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, load_resume_point, setup_process
+from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, start_run
 
 
 def default_workers(device: torch.device) -> int:
@@ -203,13 +203,9 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
         cfg: the run configuration (validated here).
         resume: continue the run in `cfg.train.out` from its `last.pt`.
         progress: show a progress bar.
-        callbacks: called with (trainer, record) after every epoch.
-        step_callbacks: called with the trainer after every optimiser step.
+        callbacks, step_callbacks: see `Trainer`.
     """
-    cfg.validate()
-    check_model_options(cfg.model.name, "segmentation", cfg.model.overrides())
-    resume_from = load_resume_point(cfg, SegmentationTask.kind) if resume else None
-    device = setup_process(cfg.train)
+    device, resume_from = start_run(cfg, "segmentation", SegmentationTask.kind, resume)
     data = load_segmentation_data(cfg.data, cfg.train.seed)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)

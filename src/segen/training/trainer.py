@@ -31,8 +31,9 @@ from segen.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from segen.config import GanConfig, SegConfig, TrainConfig, check_resume, load_yaml, parse_interval, save_yaml
+from segen.config import GanConfig, SegConfig, check_resume, load_yaml, parse_interval, save_yaml
 from segen.errors import CheckpointError, ConfigError, SegenError, TrainingStopped, one_line
+from segen.models import check_model_options
 from segen.runtime import resolve_device, rng_state, seed_everything, set_rng_state, write_atomic
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
@@ -83,13 +84,18 @@ Callback = Callable[["Trainer", dict[str, Any]], None]
 StepCallback = Callable[["Trainer"], None]
 
 
-def setup_process(train: TrainConfig) -> torch.device:
-    """The device, thread count and seeds of a run, set once before anything is built."""
-    device = resolve_device(train.device)
-    if train.threads:
-        torch.set_num_threads(train.threads)
-    seed_everything(train.seed)
-    return device
+def start_run(cfg: SegConfig | GanConfig, family: str, kind: str, resume: bool
+              ) -> tuple[torch.device, Checkpoint | None]:
+    """Everything before any data is read: check `cfg` and its model's options, find the resume point,
+    choose the device and set threads and seeds. Returns the device and the checkpoint to resume from."""
+    cfg.validate()
+    check_model_options(cfg.model.name, family, cfg.model.overrides())
+    resume_from = load_resume_point(cfg, kind) if resume else None
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    seed_everything(cfg.train.seed)
+    return device, resume_from
 
 
 def load_resume_point(cfg: SegConfig | GanConfig, kind: str) -> Checkpoint | None:
@@ -109,7 +115,11 @@ def load_resume_point(cfg: SegConfig | GanConfig, kind: str) -> Checkpoint | Non
 
 
 class Trainer:
-    """Runs `task` for the configured epochs or time, validating every epoch and checkpointing on schedule."""
+    """Runs `task` for the configured epochs or time, validating every epoch and checkpointing on schedule.
+
+    `callbacks` are called with (trainer, record) after every epoch's validation and checkpoint,
+    `step_callbacks` with the trainer after every optimiser step.
+    """
 
     def __init__(self, task: TrainTask, cfg: SegConfig | GanConfig, progress: bool = True,
                  callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> None:
