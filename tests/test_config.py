@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from segen.checkpoint import Checkpoint, ModelSpec, SegDataSpec, load_checkpoint, save_checkpoint
-from segen.config import GanConfig, SegConfig, load_yaml, merge, save_yaml
+from segen.config import GanConfig, SegConfig, load_yaml, merge, to_yaml
 from segen.errors import CheckpointError, ConfigError
+from segen.runtime import write_atomic
 
 
 def test_round_trip(tmp_path: Path) -> None:
     cfg = SegConfig.from_dict({"data": {"root": "d", "image_size": [64, 96]}, "train": {"out": "o", "epochs": 3}})
-    save_yaml(cfg.to_dict(), tmp_path / "c.yaml")
+    write_atomic(tmp_path / "c.yaml", to_yaml(cfg.to_dict()))
     again = SegConfig.from_dict(load_yaml(tmp_path / "c.yaml")).validate()
     assert again == cfg
     assert again.data.image_size == (64, 96)

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import yaml
 
 from segen.errors import ConfigError
-from segen.runtime import write_atomic
 
 T = TypeVar("T")
 
@@ -490,6 +489,6 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def save_yaml(data: dict[str, Any], path: str | Path) -> None:
-    """Write a plain mapping as YAML (atomically)."""
-    write_atomic(path, yaml.safe_dump(data, sort_keys=False))
+def to_yaml(data: dict[str, Any]) -> str:
+    """A plain mapping as YAML text, keys in order (write it with `segen.runtime.write_atomic`)."""
+    return yaml.safe_dump(data, sort_keys=False)

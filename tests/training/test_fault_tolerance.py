@@ -193,15 +193,20 @@ class _Slow(Dataset[torch.Tensor]):
         return torch.tensor(index)
 
 
-def test_spawned_workers_survive_ctrl_c() -> None:
-    loader = DataLoader(_Slow(), batch_size=2, num_workers=1, multiprocessing_context="spawn",
-                        worker_init_fn=ignore_interrupts)
+def _interrupt_worker(init: Any) -> int:
+    """Batches a spawned-worker loader still delivers after its worker gets SIGINT."""
+    loader = DataLoader(_Slow(), batch_size=2, num_workers=1, multiprocessing_context="spawn", worker_init_fn=init)
     iterator = iter(loader)
     next(iterator)
-    worker = iterator._workers[0]  # type: ignore[attr-defined]
-    os.kill(worker.pid, signal.SIGINT)
+    os.kill(iterator._workers[0].pid, signal.SIGINT)  # type: ignore[attr-defined]
     time.sleep(0.3)
-    assert sum(1 for _ in iterator) == 31  # the worker carries on; the main process decides when to stop
+    return sum(1 for _ in iterator)
+
+
+def test_spawned_workers_survive_ctrl_c() -> None:
+    assert _interrupt_worker(ignore_interrupts) == 31  # the worker carries on; the main process decides
+    with pytest.raises(RuntimeError, match="DataLoader worker"):
+        _interrupt_worker(None)  # without it the worker dies: what lost a run's last epoch before
 
 
 @pytest.mark.parametrize("workers", [0, 1])

@@ -31,7 +31,7 @@ from segen.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from segen.config import GanConfig, SegConfig, check_resume, load_yaml, parse_interval, save_yaml
+from segen.config import GanConfig, SegConfig, check_resume, load_yaml, parse_interval, to_yaml
 from segen.errors import CheckpointError, ConfigError, SegenError, TrainingStopped, one_line
 from segen.models import check_model_options
 from segen.runtime import resolve_device, rng_state, seed_everything, set_rng_state, write_atomic
@@ -162,7 +162,7 @@ class Trainer:
             if any(stale.name.startswith(f".{name}.") for name in RUN_FILES):
                 stale.unlink()  # a write cut short by a crash; the file it was replacing is intact
         self.out.mkdir(parents=True, exist_ok=True)
-        save_yaml(self.cfg.to_dict(), self.out / "config.yaml")
+        write_atomic(self.out / "config.yaml", to_yaml(self.cfg.to_dict()))
 
     def _check_new_folder(self) -> None:
         if not self.out.exists():
