@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from segen.data.generation import IdxImages, find_idx_split
+from segen.data.gan import IdxImages, find_idx_split
 from segen.metrics.generation import GenerationMetrics, TorchScriptFeatures
 from segen.models import GANPair, create_model
 

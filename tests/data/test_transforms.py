@@ -174,7 +174,7 @@ def test_8bit_dataset_range_and_mixed_depths(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "d", SyntheticSpec(32, 32, num_classes=3), splits={"train": 3, "val": 1})
     assert load_segmentation_data(DataConfig(root=str(root), image_size=(32, 32)), seed=0).max_value == 255
     image, _ = make_sample(SyntheticSpec(32, 32, num_classes=3, bits=16), 0, 9)
-    from segen.data.synthetic import save_image
+    from segen.data.io import save_image
 
     save_image(image, root / "train" / "images" / "train_0002.png")
     with pytest.raises(DataError, match="8-bit image in a dataset of 16-bit images") as info:

@@ -79,7 +79,7 @@ def tiny_checkpoint(path: Path, channels: int, max_value: int | None) -> Path:
 @pytest.mark.parametrize("channels", [1, 3])
 def test_16bit_files_are_predicted_on_the_checkpoint_range(tmp_path: Path, channels: int) -> None:
     from segen.data import SyntheticSpec, make_sample
-    from segen.data.synthetic import save_image
+    from segen.data.io import save_image
     from segen.preprocess import normalise
 
     seg = Segmenter.from_checkpoint(tiny_checkpoint(tmp_path / "c.pt", channels, 4095))

@@ -62,7 +62,7 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
     """Train a segmentation model."""
     weights = None
     if class_weights:
-        from segen.data.check import load_class_weights
+        from segen.data.seg.stats import load_class_weights
 
         weights = load_class_weights(Path(class_weights), None)
     flags = {

@@ -17,7 +17,7 @@ def data() -> None:
 @data.command("formats")
 def formats() -> None:
     """List the dataset formats segen reads."""
-    from segen.data.formats import list_formats
+    from segen.data.seg.formats import list_formats
 
     for name in list_formats():
         click.echo(name)
@@ -33,7 +33,7 @@ def formats() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def convert(fmt: str, src: str, dst: str, resize: tuple[int, int] | None, ignore_index: int, quiet: bool) -> None:
     """Convert a dataset to segen's folder format (optionally resized)."""
-    from segen.data.convert import convert_dataset
+    from segen.data.seg.convert import convert_dataset
 
     out = convert_dataset(fmt, Path(src), Path(dst), resize, ignore_index, progress=not quiet)
     click.echo(f"wrote {out}")
@@ -51,7 +51,7 @@ def check(root: str, fmt: str, ignore_index: int, strict: bool, quiet: bool) -> 
     Exit status: 0 when there is no error (warnings, such as mixed greyscale and colour images, are
     listed but do not count), 1 when there is at least one error; with --strict, warnings too give 1.
     """
-    from segen.data.check import check_dataset, format_problems
+    from segen.data.seg.check import check_dataset, format_problems
 
     report = check_dataset(Path(root), fmt, ignore_index, progress=not quiet)
     click.echo(format_problems(report))
@@ -69,7 +69,7 @@ def check(root: str, fmt: str, ignore_index: int, strict: bool, quiet: bool) -> 
 def stats(root: str, fmt: str, ignore_index: int, max_images: int | None, write_weights: str | None,
           quiet: bool) -> None:
     """Per-class pixel shares, image counts, mean/std and suggested class weights."""
-    from segen.data.stats import dataset_stats, format_stats, save_class_weights
+    from segen.data.seg.stats import dataset_stats, format_stats, save_class_weights
 
     result = dataset_stats(Path(root), fmt, ignore_index, max_images, progress=not quiet)
     click.echo(format_stats(result))
@@ -86,7 +86,7 @@ def stats(root: str, fmt: str, ignore_index: int, max_images: int | None, write_
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def download(name: str, root: str | None, deadline: float | None, quiet: bool) -> None:
     """Download a public dataset (checksummed, resumable) and extract it; NAME `list` lists the datasets."""
-    from segen.data.download import download_dataset, get_source, list_datasets, manual_instructions
+    from segen.data.seg.download import download_dataset, get_source, list_datasets, manual_instructions
 
     if name == "list":
         for known in list_datasets():

@@ -1,15 +1,6 @@
-"""Dataset formats, joint transforms and the built-in synthetic data."""
+"""Reading images, segmentation formats (`segen.data.seg`), GAN layouts (`segen.data.gan`), augmentation."""
 
-from segen.data.dataset import (
-    SegmentationData,
-    SegmentationDataset,
-    SizeGroupedBatches,
-    load_segmentation_data,
-    load_split_dataset,
-    training_crop,
-)
-from segen.data.folder import ClassInfo, Sample, list_split, read_classes
-from segen.data.generation import (
+from segen.data.gan import (
     FASHION_MNIST_CLASSES,
     MNIST_CLASSES,
     ClassFolderImages,
@@ -24,6 +15,18 @@ from segen.data.generation import (
     read_idx,
 )
 from segen.data.io import read_image, read_mask
+from segen.data.seg import (
+    ClassInfo,
+    Sample,
+    SegmentationData,
+    SegmentationDataset,
+    SizeGroupedBatches,
+    list_split,
+    load_segmentation_data,
+    load_split_dataset,
+    read_classes,
+    training_crop,
+)
 from segen.data.synthetic import SyntheticSpec, make_sample, write_folder_dataset
 from segen.data.transforms import TrainTransform
 

@@ -5,13 +5,15 @@ Images come back at their own depth: uint8 C,H,W for 8-bit files and int32 C,H,W
 Every file is opened by its header first, so its size is known (and checked against `max_pixels`)
 before any pixel is decoded. The EXIF orientation is applied to images and masks alike, as labelling
 tools display them, and `image_size` reports the size after it. PNG and JPEG are decoded by torchvision,
-TIFF by tifffile when it is installed, everything else by Pillow.
+TIFF by tifffile when it is installed, everything else by Pillow. `save_image` writes 8- and 16-bit PNGs.
 """
 
 from __future__ import annotations
 
 import re
+import struct
 import warnings
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -162,6 +164,19 @@ def _orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
     if orientation in (6, 8):
         array = np.rot90(array, -1 if orientation == 6 else 1, axes=(-2, -1))
     return array
+
+
+def save_image(image: np.ndarray, path: Path) -> None:
+    """Save H,W,C (C = 1 or 3) uint8 or uint16 pixels as an 8- or 16-bit PNG."""
+    if image.dtype == np.uint8 or image.shape[-1] == 1:
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)
+        return
+    h, w = image.shape[:2]  # 16-bit colour, which Pillow cannot write: the PNG chunks directly
+    rows = b"".join(b"\x00" + image[y].astype(">u2").tobytes() for y in range(h))
+    chunks = [(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)), (b"IDAT", zlib.compress(rows)), (b"IEND", b"")]
+    body = b"".join(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+                    for kind, data in chunks)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
 
 
 # --- decoders -------------------------------------------------------------------------------------------------

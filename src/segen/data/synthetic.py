@@ -8,14 +8,14 @@ jittered, so colour and shape both carry the class).
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 from PIL import Image, ImageDraw
+
+from segen.data.io import save_image
 
 SHAPES = ("circle", "rectangle", "triangle", "ellipse", "star", "pentagon")
 _HUES = ((220, 60, 50), (60, 170, 230), (240, 200, 40), (150, 80, 220), (70, 200, 90), (240, 120, 200))
@@ -155,19 +155,6 @@ def write_folder_dataset(root: str | Path, spec: SyntheticSpec | None = None, se
     classes = {"names": spec.class_names, "colors": colours}
     (root / "classes.yaml").write_text(yaml.safe_dump(classes, sort_keys=False))
     return root
-
-
-def save_image(image: np.ndarray, path: Path) -> None:
-    """Save H,W,C (C = 1 or 3) uint8 or uint16 pixels as an 8- or 16-bit PNG."""
-    if image.dtype == np.uint8 or image.shape[-1] == 1:
-        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)
-        return
-    h, w = image.shape[:2]  # 16-bit colour, which Pillow cannot write: the PNG chunks directly
-    rows = b"".join(b"\x00" + image[y].astype(">u2").tobytes() for y in range(h))
-    chunks = [(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)), (b"IDAT", zlib.compress(rows)), (b"IEND", b"")]
-    body = b"".join(struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-                    for kind, data in chunks)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
 
 
 def class_colours(spec: SyntheticSpec) -> list[tuple[int, int, int]]:

@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from segen.data.generation import open_gan_dataset, parse_id_range
+from segen.data.gan import open_gan_dataset, parse_id_range
 from segen.data.io import read_image
 from segen.errors import ConfigError
 from segen.inference.generator import Generator, resize_to

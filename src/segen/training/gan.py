@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec
 from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
-from segen.data.generation import GanDataInfo, open_gan_dataset, parse_id_range
+from segen.data.gan import GanDataInfo, open_gan_dataset, parse_id_range
 from segen.losses.adversarial import (
     create_adversarial_loss,
     gradient_penalty,

@@ -10,13 +10,13 @@ picks the first format whose `detect` recognises the folder.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from segen.data.folder import SPLITS, ClassInfo, Sample, SplitListing, has_split, read_classes, split_listing
+from segen.data.registry import Registry
+from segen.data.seg.folder import SPLITS, ClassInfo, Sample, SplitListing, has_split, read_classes, split_listing
 from segen.errors import DataError
 
 
@@ -62,43 +62,33 @@ class ListedFormat:
         return self.listing(root, split).strict()
 
 
-_FORMATS: dict[str, DatasetFormat] = {}
+def _ensure_loaded() -> None:
+    """Import the modules that register the public formats (idempotent)."""
+    from segen.data.seg import public_formats  # noqa: F401
 
 
-def register_format(factory: Callable[[], DatasetFormat]) -> Callable[[], DatasetFormat]:
-    """Class decorator: register an instance of a format under its `name`."""
-    instance = factory()
-    if instance.name in _FORMATS:
-        raise ValueError(f"format {instance.name!r} is already registered")
-    _FORMATS[instance.name] = instance
-    return factory
+_FORMATS: Registry[DatasetFormat] = Registry("format", _ensure_loaded, order=lambda fmt: fmt.name != "folder",
+                                             error=DataError)
+register_format = _FORMATS.register
+"""Class decorator: register an instance of a format under its `name`."""
 
 
 def list_formats() -> list[str]:
     """Registered format names (folder first)."""
-    _ensure_loaded()
-    return sorted(_FORMATS, key=lambda n: (n != "folder", n))
+    return _FORMATS.names()
 
 
 def get_format(name: str, root: str | Path | None = None) -> DatasetFormat:
     """The format `name`; 'auto' detects it from `root`."""
-    _ensure_loaded()
-    if name == "auto":
-        if root is None or not Path(root).is_dir():
-            raise DataError(f"{root}: data folder not found", kind="missing", path=root)
-        for candidate in list_formats():
-            if _FORMATS[candidate].detect(Path(root)):
-                return _FORMATS[candidate]
-        raise DataError(f"{root}: layout not recognised; valid formats: {', '.join(list_formats())} "
-                        "(see --format)", kind="invalid", path=root)
-    if name not in _FORMATS:
-        raise DataError(f"unknown format {name!r}; valid: auto, {', '.join(list_formats())}", kind="invalid")
-    return _FORMATS[name]
-
-
-def identity_lut() -> np.ndarray:
-    """The lookup table that keeps every value."""
-    return np.arange(256, dtype=np.uint8)
+    if name != "auto":
+        return _FORMATS.get(name)
+    if root is None or not Path(root).is_dir():
+        raise DataError(f"{root}: data folder not found", kind="missing", path=root)
+    for fmt in _FORMATS.all():
+        if fmt.detect(Path(root)):
+            return fmt
+    raise DataError(f"{root}: layout not recognised; valid formats: {', '.join(list_formats())} (see --format)",
+                    kind="invalid", path=root)
 
 
 @register_format
@@ -123,7 +113,3 @@ class FolderFormat(ListedFormat):
     def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
         return None
 
-
-def _ensure_loaded() -> None:
-    """Import the modules that register the public formats (idempotent)."""
-    from segen.data import public_formats  # noqa: F401

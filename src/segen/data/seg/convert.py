@@ -1,8 +1,10 @@
 """Convert any registered dataset format to the canonical folder format.
 
 The result is `DST/{split}/{images,masks}/*.png` plus `DST/classes.yaml`: images are written as PNG
-(lossless, also for JPEG sources, so no second JPEG generation is added), masks as single-channel PNG
-of class ids after the source format's lookup table (unknown values -> the ignore value). Everything is
+(lossless, also for JPEG sources, so no second JPEG generation is added) at their own depth: 8-bit
+images as 8-bit PNG, 16-bit images (PNG, TIFF) as 16-bit PNG with their values unchanged, so the
+converted data keeps its value range. Masks are written as single-channel PNG of class ids after the
+source format's lookup table (unknown values -> the ignore value). Everything is
 written into a temporary sibling folder that is renamed to DST at the end, so a failed conversion leaves
 no half-written dataset and an existing non-empty DST is never touched.
 """
@@ -14,13 +16,16 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
 from PIL import Image
 from tqdm import tqdm
 
-from segen.data.folder import ClassInfo, Sample, out_of_range, size_mismatch
-from segen.data.formats import get_format
-from segen.data.io import image_channels, read_image, read_mask
+from segen.data.io import image_channels, read_image, read_mask, save_image
+from segen.data.readers import resize_image, resize_mask
+from segen.data.seg.folder import ClassInfo, Sample
+from segen.data.seg.formats import get_format
+from segen.data.seg.masks import bad_ids, out_of_range, size_mismatch
 from segen.errors import DataError
 from segen.runtime import write_atomic
 
@@ -34,6 +39,7 @@ def convert_dataset(fmt_name: str, src: Path, dst: Path, resize: tuple[int, int]
         src: the source dataset root.
         dst: the destination folder; must not exist or be empty.
         resize: (height, width) to resize to (images bilinear with antialiasing, masks nearest), or None.
+            16-bit images stay 16-bit (rounded to whole values).
         ignore_index: the class id written for ignored pixels (e.g. CamVid void, VOC boundary).
         progress: show a progress bar over samples.
 
@@ -90,36 +96,30 @@ def _write_split(out: Path, samples: list[Sample], channels: int, lut: np.ndarra
                             path=sample.image)
         seen[stem] = sample.image
         image, mask = _convert_pair(sample, channels, lut, classes, ignore_index, resize)
-        image.save(out / "images" / f"{stem}.png")
-        mask.save(out / "masks" / f"{stem}.png")
+        save_image(image, out / "images" / f"{stem}.png")
+        Image.fromarray(mask).save(out / "masks" / f"{stem}.png")
         bar.update(1)
 
 
 def _convert_pair(sample: Sample, channels: int, lut: np.ndarray | None, classes: ClassInfo | None,
-                  ignore_index: int, resize: tuple[int, int] | None) -> tuple[Image.Image, Image.Image]:
-    """The image and its class-id mask as PIL images, checked and optionally resized."""
-    pixels = read_image(sample.image, channels).permute(1, 2, 0).numpy()
-    image = Image.fromarray(np.ascontiguousarray(pixels[..., 0] if channels == 1 else pixels))
+                  ignore_index: int, resize: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The image (H,W,C uint8, or uint16 for 16-bit files) and its class-id mask (H,W uint8), checked and resized."""
+    pixels = read_image(sample.image, channels)
     raw = read_mask(sample.mask)
-    if raw.shape != pixels.shape[:2]:
-        raise DataError(f"{sample.mask}: {size_mismatch(raw.shape, pixels.shape[:2], sample.image)}",
+    if raw.shape != tuple(pixels.shape[-2:]):
+        raise DataError(f"{sample.mask}: {size_mismatch(raw.shape, tuple(pixels.shape[-2:]), sample.image)}",
                         kind="mismatch", path=sample.mask)
-    ids = lut[raw] if lut is not None else raw
+    ids = np.ascontiguousarray(lut[raw] if lut is not None else raw, dtype=np.uint8)
     if classes is not None:
-        _check_ids(sample.mask, ids, classes.num_classes, ignore_index)
-    mask = Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8))
+        bad = bad_ids(np.unique(ids).tolist(), classes.num_classes, ignore_index)
+        if bad:
+            raise DataError(f"{sample.mask}: {out_of_range(bad, classes.num_classes, ignore_index)}", kind="values",
+                            path=sample.mask)
     if resize is not None:
-        size = (resize[1], resize[0])
-        image = image.resize(size, Image.Resampling.BILINEAR)  # antialiased when shrinking
-        mask = mask.resize(size, Image.Resampling.NEAREST)
-    return image, mask
-
-
-def _check_ids(path: Path, ids: np.ndarray, num_classes: int, ignore_index: int) -> None:
-    """Raise DataError when a mask holds a class id that is neither a class nor the ignore value."""
-    bad = sorted(v for v in np.unique(ids).tolist() if v >= num_classes and v != ignore_index)
-    if bad:
-        raise DataError(f"{path}: {out_of_range(bad, num_classes, ignore_index)}", kind="values", path=path)
+        pixels = resize_image(pixels, resize)
+        ids = resize_mask(torch.from_numpy(ids), resize).numpy()
+    image = pixels.permute(1, 2, 0).numpy()
+    return np.ascontiguousarray(image if pixels.dtype == torch.uint8 else image.astype(np.uint16)), ids
 
 
 def _write_classes(path: Path, classes: ClassInfo) -> None:

@@ -3,8 +3,8 @@
 `check_dataset` walks every split of a format: the format lists the pairs it can make and the problems
 that kept other files out (`DatasetFormat.listing`), then every image and mask of those pairs is decoded
 and checked. Problems are classified by the `kind` of the errors, never by their wording. The loader
-used for training stops at the first problem instead. Statistics live in `segen.data.stats` (also
-importable from here).
+used for training stops at the first problem instead; both map mask values and infer classes with the
+same functions (`segen.data.seg.masks`).
 """
 
 from __future__ import annotations
@@ -19,23 +19,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from segen.data.folder import SPLITS, ClassInfo, Sample, loader_lut, out_of_range, size_mismatch
-from segen.data.formats import DatasetFormat, get_format
 from segen.data.io import image_channels, read_image, read_mask
-from segen.data.stats import (
-    WEIGHT_RANGE,
-    DatasetStats,
-    dataset_stats,
-    format_stats,
-    load_class_weights,
-    median_frequency_weights,
-    save_class_weights,
-)
+from segen.data.seg.folder import SPLITS, ClassInfo, Sample
+from segen.data.seg.formats import DatasetFormat, get_format
+from segen.data.seg.masks import bad_ids, infer_classes, loader_lut, map_ids, out_of_range, size_mismatch
 from segen.errors import DataError
-
-__all__ = ["KINDS", "WARNING_KINDS", "WEIGHT_RANGE", "CheckReport", "DatasetStats", "Problem", "check_dataset",
-           "dataset_stats", "format_problems", "format_stats", "load_class_weights", "median_frequency_weights",
-           "save_class_weights"]
 
 KINDS: dict[str, str] = {
     "missing": "the data folder, a split folder, a split list or a listed file is absent",
@@ -51,6 +39,7 @@ KINDS: dict[str, str] = {
     "values": "a class id >= the number of classes that is not the ignore value",
     "id-gap": "class ids skipped below a used id (no class names given)",
     "channel-mismatch": "greyscale and colour images mixed",
+    "bit-depth": "8-bit and 16-bit images mixed (the loader needs one value range for all)",
 }
 """Problem kinds in report order, with what each means; the kinds of the formats' errors are the same words."""
 
@@ -106,6 +95,7 @@ class _Walk:
 
     values: list[tuple[Path, set[int]]] = field(default_factory=list)
     channels: list[tuple[str, Path, int]] = field(default_factory=list)
+    wide: list[tuple[Path, bool]] = field(default_factory=list)
 
 
 def check_dataset(root: Path, format: str = "auto", ignore_index: int = 255, progress: bool = True) -> CheckReport:
@@ -116,7 +106,7 @@ def check_dataset(root: Path, format: str = "auto", ignore_index: int = 255, pro
 
     Args:
         root: the dataset folder.
-        format: a format name (see `segen.data.formats.list_formats`) or 'auto'.
+        format: a format name (see `segen.data.seg.formats.list_formats`) or 'auto'.
         ignore_index: the mask value that marks unlabelled pixels.
         progress: show a progress bar per split.
 
@@ -146,6 +136,7 @@ def check_dataset(root: Path, format: str = "auto", ignore_index: int = 255, pro
         for sample in tqdm(samples, desc=f"check {split}", unit="img", disable=not progress, file=sys.stderr):
             _check_pair(sample, split, classes, report, walk)
     _check_channels(walk, report)
+    _check_depths(walk, report)
     _check_values(fmt, root, classes, ignore_index, walk, report)
     return report
 
@@ -201,6 +192,7 @@ def _check_image(path: Path, split: str, report: CheckReport, walk: _Walk) -> tu
         report.add(path, _decode_kind(exc), _without_path(str(exc), path) or type(exc).__name__)
         return None
     walk.channels.append((split, path, channels))
+    walk.wide.append((path, pixels.element_size() > 1))  # int32 holds 16-bit pixels
     return int(pixels.shape[1]), int(pixels.shape[2])
 
 
@@ -258,7 +250,6 @@ def _colour_message(rgb: np.ndarray, classes: ClassInfo | None) -> str:
     return f"{text}; {len(unknown)} of its colours are not class colours, e.g. {unknown[0]}"
 
 
-
 def _check_channels(walk: _Walk, report: CheckReport) -> None:
     """Images whose channel count differs from most images' (the loader converts them)."""
     counts = Counter(ch for _, _, ch in walk.channels)
@@ -272,18 +263,30 @@ def _check_channels(walk: _Walk, report: CheckReport) -> None:
                        "the channels of the first training image")
 
 
+def _check_depths(walk: _Walk, report: CheckReport) -> None:
+    """Images of the less common bit depth, when 8-bit and 16-bit images are mixed (the loader refuses them)."""
+    wide = [path for path, is_wide in walk.wide if is_wide]
+    if not wide or len(wide) == len(walk.wide):
+        return
+    narrow = [path for path, is_wide in walk.wide if not is_wide]
+    odd, usual, bits = (wide, narrow, (16, 8)) if len(wide) < len(narrow) else (narrow, wide, (8, 16))
+    for path in odd:
+        report.add(path, "bit-depth", f"{bits[0]}-bit image among {len(usual)} {bits[1]}-bit images "
+                   f"(such as {usual[0].name}); convert them to one bit depth")
+
+
 def _check_values(fmt: DatasetFormat, root: Path, classes: ClassInfo | None, ignore_index: int, walk: _Walk,
                   report: CheckReport) -> None:
     """Class ids out of range (with a class count), or skipped ids (without one), after the format's lut."""
     if not walk.values:
         return
     lut = loader_lut(fmt.mask_lut(root, ignore_index), set().union(*(v for _, v in walk.values)), classes)
-    masks = [(path, {int(lut[v]) for v in raw}) for path, raw in walk.values]
+    masks = [(path, map_ids(raw, lut)) for path, raw in walk.values]
     if classes is None:
         _check_id_gaps(masks, ignore_index, report)
         return
     for path, ids in masks:
-        bad = sorted(v for v in ids if v >= classes.num_classes and v != ignore_index)
+        bad = bad_ids(ids, classes.num_classes, ignore_index)
         if bad:
             report.add(path, "values", out_of_range(bad, classes.num_classes, ignore_index))
 
@@ -294,10 +297,11 @@ def _check_id_gaps(masks: list[tuple[Path, set[int]]], ignore_index: int, report
     skipped = [i for i in range(used[-1] + 1) if i not in used] if used else []
     if not skipped:
         return
+    inferred = infer_classes(used, ignore_index).num_classes
     for value in (v for v in used if v > skipped[0]):
         holders = [path for path, ids in masks if value in ids]
         report.add(holders[0], "id-gap", f"class id {value} (in {len(holders)} masks) is above ids that no mask "
-                   f"uses ({_ranges(skipped)}); without class names the loader infers {used[-1] + 1} classes")
+                   f"uses ({_ranges(skipped)}); without class names the loader infers {inferred} classes")
 
 
 def _ranges(values: Sequence[int]) -> str:

@@ -16,10 +16,13 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from segen.data.folder import Sample, loader_lut
-from segen.data.formats import get_format
-from segen.data.io import image_channels, read_image, read_mask
+from segen.data.io import image_channels, read_mask
+from segen.data.seg.dataset import SegmentationDataset, channel_stats, stats_indices, value_range
+from segen.data.seg.folder import Sample
+from segen.data.seg.formats import get_format
+from segen.data.seg.masks import bad_ids, infer_classes, loader_lut
 from segen.errors import DataError
+from segen.preprocess import UINT8_MAX
 from segen.runtime import write_atomic
 
 WEIGHT_RANGE = (0.1, 10.0)
@@ -33,7 +36,9 @@ class DatasetStats:
     Pixel counts are class ids after the format's lut, for the train split (`train_pixels`) and for the
     union of all labelled splits (`all_pixels`); class shares are of the labelled (non-ignore) pixels,
     ignore shares of all pixels. Mean/std are per channel in [0, 1] over (up to `stats_images` evenly
-    spaced) train images. Class weights follow `median_frequency_weights` on the train shares.
+    spaced) train images, scaled by the data's value range `max_value` (255 for 8-bit data), as the loader
+    computes them (`segen.data.seg.dataset.channel_stats`). Class weights follow `median_frequency_weights`
+    on the train shares.
     """
 
     root: Path
@@ -51,6 +56,7 @@ class DatasetStats:
     stats_images: int
     class_weights: list[float]
     notes: list[str] = field(default_factory=list)
+    max_value: int = UINT8_MAX
 
     @property
     def train_share(self) -> list[float]:
@@ -121,17 +127,24 @@ def dataset_stats(root: Path, format: str = "auto", ignore_index: int = 255, max
     values = set(np.flatnonzero(_total(raw.values())).tolist())
     classes = fmt.classes(root)
     lut = loader_lut(fmt.mask_lut(root, ignore_index), values, classes)
-    ids = {s: np.bincount(lut, weights=h, minlength=256).astype(np.int64) for s, h in raw.items()}
-    names = classes.names if classes is not None else _inferred_names(ids, ignore_index)
+    ids = {s: h if lut is None else np.bincount(lut, weights=h, minlength=256).astype(np.int64)
+           for s, h in raw.items()}
+    if classes is None:
+        classes = infer_classes(np.flatnonzero(_total(ids.values())).tolist(), ignore_index)
+    names = classes.names
     _check_ids(ids, len(names), ignore_index, root)
     train, union = ids["train"], _total(ids.values())
-    channels, mean, std, used = _image_stats(samples["train"], max_images, progress)
+    channels = image_channels(samples["train"][0].image)
+    datasets = {s: SegmentationDataset(v, None, channels) for s, v in samples.items()}
+    max_value = value_range(list(datasets.values()))
+    mean, std = channel_stats(datasets["train"], max_value, max_images, progress)
+    used = len(stats_indices(len(samples["train"]), max_images))
     weights = median_frequency_weights(train[: len(names)].tolist())
     notes = [f"class {n!r} has no pixels in train: weight 0" for n, p in zip(names, train.tolist(), strict=False)
              if p == 0 and train[: len(names)].sum() > 0]
     return DatasetStats(root, fmt.name, list(names), ignore_index, {s: len(v) for s, v in samples.items()},
                         train[: len(names)].tolist(), union[: len(names)].tolist(), _ignored(train, ignore_index),
-                        _ignored(union, ignore_index), channels, mean, std, used, weights, notes)
+                        _ignored(union, ignore_index), channels, mean, std, used, weights, notes, max_value)
 
 
 def _raw_histogram(samples: list[Sample], split: str, progress: bool) -> np.ndarray:
@@ -147,16 +160,9 @@ def _total(hists: Iterable[np.ndarray]) -> np.ndarray:
     return np.stack([*hists]).sum(axis=0)
 
 
-def _inferred_names(ids: dict[str, np.ndarray], ignore_index: int) -> list[str]:
-    """Class names as the loader infers them without a class file: max id + 1 classes, at least 2."""
-    used = [i for i in np.flatnonzero(_total(ids.values())).tolist() if i != ignore_index]
-    count = max(max(used, default=0) + 1, 2)
-    return ["background", "foreground"] if count == 2 else [f"class_{i}" for i in range(count)]
-
-
 def _check_ids(ids: dict[str, np.ndarray], num_classes: int, ignore_index: int, root: Path) -> None:
     for split, hist in ids.items():
-        bad = [i for i in np.flatnonzero(hist).tolist() if i >= num_classes and i != ignore_index]
+        bad = bad_ids(np.flatnonzero(hist).tolist(), num_classes, ignore_index)
         if bad:
             raise DataError(f"{root}: masks of split {split!r} hold class id {bad[0]} >= number of classes "
                             f"{num_classes}; run `segen data check {root}` to list the files", kind="values",
@@ -165,23 +171,6 @@ def _check_ids(ids: dict[str, np.ndarray], num_classes: int, ignore_index: int, 
 
 def _ignored(hist: np.ndarray, ignore_index: int) -> int:
     return int(hist[ignore_index]) if 0 <= ignore_index < 256 else 0
-
-
-def _image_stats(samples: list[Sample], max_images: int | None,
-                 progress: bool) -> tuple[int, list[float], list[float], int]:
-    """(channels, mean, std, images used) over evenly spaced images, channels from the first image."""
-    count = len(samples) if max_images is None else max(1, min(max_images, len(samples)))
-    picks = sorted(set(np.linspace(0, len(samples) - 1, count).round().astype(int).tolist()))
-    channels = image_channels(samples[0].image)
-    total, total_sq, n = np.zeros(channels), np.zeros(channels), 0
-    for i in tqdm(picks, desc="images train", unit="img", disable=not progress, file=sys.stderr):
-        image = read_image(samples[i].image, channels).numpy().reshape(channels, -1).astype(np.float64) / 255.0
-        total += image.sum(axis=1)
-        total_sq += (image**2).sum(axis=1)
-        n += image.shape[1]
-    mean = total / n
-    std = np.sqrt(np.clip(total_sq / n - mean**2, 0.0, None))
-    return channels, mean.tolist(), std.tolist(), len(picks)
 
 
 def format_stats(stats: DatasetStats) -> str:
@@ -199,7 +188,8 @@ def format_stats(stats: DatasetStats) -> str:
                  "labelled split)")
     lines.append(f"weights: median frequency balancing on train shares, clipped to "
                  f"[{WEIGHT_RANGE[0]:g}, {WEIGHT_RANGE[1]:g}], absent classes 0")
-    lines.append(f"mean (train, {stats.stats_images} images): " + " ".join(f"{m:.4f}" for m in stats.mean))
+    lines.append(f"mean (train, {stats.stats_images} images, values / {stats.max_value}): "
+                 + " ".join(f"{m:.4f}" for m in stats.mean))
     lines.append("std: " + " ".join(f"{s:.4f}" for s in stats.std))
     lines.extend(f"note: {n}" for n in stats.notes)
     return "\n".join(lines)

@@ -1,26 +1,32 @@
-"""GAN datasets: image folders, class folders, IDX files, image pairs, layout detection and their errors."""
+"""GAN datasets: image folders, class folders, IDX files, image pairs, the layout registry and their errors."""
 
 from __future__ import annotations
 
 import gzip
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from segen.data import generation
-from segen.data.generation import (
+from segen.data import readers
+from segen.data.gan import (
     FASHION_MNIST_CLASSES,
     ClassFolderImages,
     GanDataInfo,
+    GanRequest,
     IdxImages,
     PairedImages,
     UnlabelledImages,
     detect_gan_layout,
     find_idx_split,
+    get_gan_layout,
+    layouts,
+    list_gan_layouts,
     open_gan_dataset,
     parse_id_range,
     read_idx,
@@ -122,9 +128,12 @@ def test_unlabelled_images_errors(tmp_path: Path) -> None:
         UnlabelledImages(tmp_path / "empty", 8, 3)
     (tmp_path / "bad" / "broken.png").parent.mkdir()
     (tmp_path / "bad" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(DataError, match=r"broken\.png: cannot read image"):  # the first image's header is read
+        UnlabelledImages(tmp_path / "bad", 8, 3)
+    _save(tmp_path / "bad" / "a.png", _grey(0))
     data = UnlabelledImages(tmp_path / "bad", 8, 3)
     with pytest.raises(DataError, match=r"broken\.png: cannot read image"):
-        data[0]
+        data[1]
     with pytest.raises(ConfigError, match="channels must be 1 or 3"):
         UnlabelledImages(tmp_path / "bad", 8, 2)
 
@@ -205,7 +214,7 @@ def test_idx_same_size_is_not_resized(tmp_path: Path, monkeypatch: pytest.Monkey
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("resize called")
 
-    monkeypatch.setattr(generation, "resize", fail)
+    monkeypatch.setattr(readers, "resize", fail)
     data = IdxImages(*find_idx_split(tmp_path, "train"), (28, 28), 1)
     assert data[0][0].shape == (1, 28, 28)
 
@@ -385,3 +394,37 @@ def test_open_split_folders(tmp_path: Path) -> None:
         open_gan_dataset(tmp_path / "facades", "paired", 8, 3, split="val")
     _mnist(tmp_path / "idx", "test", count=2)
     assert open_gan_dataset(tmp_path / "idx", "class", 28, 1, split="test")[1].num_images == 2
+
+
+def test_layout_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert list_gan_layouts() == ["idx", "paired-folders", "class-folders", "images"]
+    assert get_gan_layout("idx").kinds == ("unconditional", "class")
+    with pytest.raises(ConfigError, match=r"unknown GAN data layout 'mnist'; valid: auto, idx, paired-folders, "
+                                          r"class-folders, images"):
+        get_gan_layout("mnist")
+    _class_folders(tmp_path / "classes")
+    with pytest.raises(ConfigError, match="unknown GAN data layout 'nope'"):
+        open_gan_dataset(tmp_path / "classes", "unconditional", 8, 1, layout="nope")
+    _, info = open_gan_dataset(tmp_path / "classes", "unconditional", 8, 1, layout="images")  # named, not detected
+    assert info.layout == "images" and info.num_images == 5
+
+    @dataclass
+    class Opened:
+        root: Path
+        request: GanRequest
+
+    class Everything:
+        name, priority, kinds, file_splits = "everything", 0, ("unconditional", "class", "paired"), False
+
+        def detect(self, root: Path) -> bool:
+            return (root / "everything.txt").is_file()
+
+        def open(self, root: Path, request: GanRequest) -> tuple[Any, GanDataInfo]:
+            return Opened(root, request), GanDataInfo(1, 3, (4, 4), 0, (), self.name)
+
+    monkeypatch.setitem(layouts._LAYOUTS.members, "everything", Everything())
+    (tmp_path / "classes" / "everything.txt").write_text("")
+    assert detect_gan_layout(tmp_path / "classes") == "everything"
+    opened, info = open_gan_dataset(tmp_path / "classes", "paired", 4, (1, 3), ids="1-2", direction="BtoA")
+    assert info.layout == "everything" and isinstance(opened, Opened)
+    assert opened.request == GanRequest("paired", (4, 4), 3, 1, "train", "BtoA", False, ("1", "2"), None)

@@ -10,10 +10,11 @@ import pytest
 from PIL import Image
 
 from segen.config import DataConfig
-from segen.data import SegmentationDataset, check, load_segmentation_data, read_mask
-from segen.data.convert import convert_dataset
-from segen.data.formats import get_format
-from segen.data.public_formats import CITYSCAPES_CLASSES, PET_CLASSES, VOC_CLASSES, voc_palette
+from segen.data import SegmentationDataset, load_segmentation_data, read_mask
+from segen.data.seg import check
+from segen.data.seg.convert import convert_dataset
+from segen.data.seg.formats import get_format
+from segen.data.seg.public_formats import CITYSCAPES_CLASSES, PET_CLASSES, VOC_CLASSES, voc_palette
 from segen.errors import DataError
 
 H, W = 8, 12

@@ -9,6 +9,7 @@ Normalisation and the conversion to float happen on whole batches (on the traini
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
+from tqdm import tqdm
 
 from segen.config import DataConfig
-from segen.data.folder import ClassInfo, Sample, binary_lut, check_mask_values, is_binary_255, scan_split
-from segen.data.formats import get_format
-from segen.data.io import check_sizes, image_bits, read_header, read_image, read_mask
+from segen.data.io import check_sizes, image_size, read_header, read_image, read_mask
+from segen.data.readers import depth_range
+from segen.data.seg.folder import ClassInfo, Sample
+from segen.data.seg.formats import get_format
+from segen.data.seg.masks import binary_lut, check_mask_values, infer_classes, loader_lut, map_ids, scan_split
 from segen.errors import DataError
-from segen.preprocess import UINT8_MAX, bit_range
+from segen.preprocess import UINT8_MAX
 
 CACHE_LIMIT_BYTES = 2 * 1024**3
 Transform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -33,14 +37,15 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
     Masks are kept in memory when given (decoded during the scan), else read per sample; `lut` maps
     stored mask values to class ids. Images are decoded per sample unless `cache` is set; images above
-    `max_pixels` are refused.
+    `max_pixels` are refused. `sizes` None reads the (height, width) of each image from its header when
+    first asked.
     """
 
-    def __init__(self, samples: list[Sample], sizes: list[tuple[int, int]], channels: int,
+    def __init__(self, samples: list[Sample], sizes: list[tuple[int, int]] | None, channels: int,
                  lut: np.ndarray | None = None, masks: list[np.ndarray] | None = None,
                  transform: Transform | None = None, cache: bool = False, max_pixels: int | None = None) -> None:
         self.samples = samples
-        self.sizes = sizes
+        self._sizes = sizes
         self.channels = channels
         self.lut = lut
         self.masks = [torch.from_numpy(self._map(m)) for m in masks] if masks is not None else None
@@ -49,6 +54,13 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.images: list[torch.Tensor] | None = None
         if cache:
             self.images = [read_image(s.image, channels, max_pixels) for s in samples]
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        """(height, width) of each image."""
+        if self._sizes is None:
+            self._sizes = [image_size(sample.image) for sample in self.samples]
+        return self._sizes
 
     def _map(self, mask: np.ndarray) -> np.ndarray:
         return self.lut[mask] if self.lut is not None else mask
@@ -134,9 +146,7 @@ def load_segmentation_data(cfg: DataConfig, seed: int, num_classes: int | None =
     scanned = [scan_split(s, keep) for s in (train_samples, val_samples, *([test_samples] if test_samples else []))]
     values = set().union(*(s.values for s in scanned))
     classes = fmt.classes(root)
-    lut = fmt.mask_lut(root, cfg.ignore_index)
-    if lut is None and is_binary_255(values) and (classes is None or classes.num_classes == 2):
-        lut = binary_lut()
+    lut = loader_lut(fmt.mask_lut(root, cfg.ignore_index), values, classes)
     classes = _resolve_classes(classes, values, lut, cfg.ignore_index, num_classes, root)
     for split in scanned:
         check_mask_values(split, classes.num_classes, cfg.ignore_index, lut)
@@ -164,10 +174,7 @@ def _hold_out(samples: list[Sample], fraction: float, seed: int) -> tuple[list[S
 def _resolve_classes(classes: ClassInfo | None, values: set[int], lut: np.ndarray | None, ignore_index: int,
                      expected: int | None, root: Path) -> ClassInfo:
     if classes is None:
-        ids = [int(lut[v]) if lut is not None else v for v in values]
-        count = max(max((i for i in ids if i != ignore_index), default=0) + 1, 2, expected or 0)
-        names = ["background", "foreground"] if count == 2 else [f"class_{i}" for i in range(count)]
-        classes = ClassInfo(names)
+        classes = infer_classes(map_ids(values, lut), ignore_index, expected or 0)
     if expected is not None and classes.num_classes != expected:
         raise DataError(f"{root}: dataset has {classes.num_classes} classes but the model was trained on "
                         f"{expected}")
@@ -212,31 +219,28 @@ def value_range(datasets: list[SegmentationDataset]) -> int:
 
     Reads every 16-bit image once (8-bit data only needs the headers); a mix of depths is refused.
     """
-    wide: list[tuple[SegmentationDataset, int]] = []
-    narrow: Path | None = None
-    for dataset in datasets:
-        for i, sample in enumerate(dataset.samples):
-            if image_bits(sample.image) > 8:
-                wide.append((dataset, i))
-            elif narrow is None:
-                narrow = sample.image
-    if not wide:
-        return UINT8_MAX
-    if narrow is not None:
-        example = wide[0][0].samples[wide[0][1]].image.name
-        raise DataError(f"{narrow}: 8-bit image in a dataset of 16-bit images (such as {example}); convert them "
-                        "to one bit depth, so that one value range holds for all", kind="mismatch", path=narrow)
-    return bit_range(max(int(dataset.image(i).max()) for dataset, i in wide))
+    items = [(dataset, i) for dataset in datasets for i in range(len(dataset))]
+    return depth_range([dataset.samples[i].image for dataset, i in items],
+                       lambda k: int(items[k][0].image(items[k][1]).max()))
 
 
-def channel_stats(dataset: SegmentationDataset, max_value: float = UINT8_MAX,
-                  max_images: int = 64) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std in [0, 1] (values divided by `max_value`) over up to `max_images` images."""
-    step = max(1, len(dataset) // max_images)
+def stats_indices(count: int, max_images: int | None) -> list[int]:
+    """Up to `max_images` (None: all) evenly spaced indices of `count` images, first and last included."""
+    picks = count if max_images is None else max(1, min(max_images, count))
+    return sorted(set(np.linspace(0, count - 1, picks).round().astype(int).tolist())) if count else []
+
+
+def channel_stats(dataset: SegmentationDataset, max_value: float = UINT8_MAX, max_images: int | None = 64,
+                  progress: bool = False) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std in [0, 1] (values divided by `max_value`) over `stats_indices(len, max_images)`.
+
+    The std is at least 1e-3, so that normalising by it never divides by 0.
+    """
     total = torch.zeros(dataset.channels, dtype=torch.float64)
     total_sq = torch.zeros_like(total)
     count = 0
-    for i in range(0, len(dataset), step):
+    for i in tqdm(stats_indices(len(dataset), max_images), desc="images train", unit="img", disable=not progress,
+                  file=sys.stderr):
         image = dataset.image(i).to(torch.float64) / float(max_value)
         total += image.sum(dim=(1, 2))
         total_sq += (image**2).sum(dim=(1, 2))

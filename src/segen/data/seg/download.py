@@ -4,7 +4,7 @@
 ROOT/.downloads (an interrupted download resumes from its `.part` file on the next run), checks every
 file against its published SHA-256, and unpacks the archives into ROOT/<subdir>. Datasets behind a
 login (Cityscapes) have no files, only instructions (`manual_instructions`). Unpacking is
-`segen.data.archive.extract` (also importable from here).
+`segen.data.seg.archive.extract`.
 
 Each read waits at most `TIMEOUT` seconds and a whole file at most its deadline (`default_deadline`,
 or the caller's); a second download into the same `.part` file is refused while the first holds its
@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from segen.data.archive import extract
+from segen.data.seg.archive import extract
 from segen.errors import DataError
 from segen.runtime import write_atomic
 

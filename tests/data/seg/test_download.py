@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from segen.data import download
-from segen.data.download import (
+from segen.data.seg import download
+from segen.data.seg.download import (
     DATASETS,
     DatasetSource,
     RemoteFile,

@@ -1,7 +1,7 @@
 """Public dataset layouts with class names and colours built in: CamVid, VOC, Cityscapes, Oxford Pet, image/label.
 
 Importing this module registers the formats `camvid`, `voc`, `cityscapes`, `oxford-pet`, `image-label`
-and `image-label-inverted` (see `segen.data.formats`). Each maps its stored mask values to class ids with a
+and `image-label-inverted` (see `segen.data.seg.formats`). Each maps its stored mask values to class ids with a
 256-entry lookup table; values a format does not know are either sent to the ignore value (VOC boundary,
 Cityscapes' unused label ids, CamVid void) or left unchanged so that the dataset's value check names the file.
 """
@@ -12,12 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from segen.data.folder import ClassInfo, Sample, SplitListing, pair_folders, pair_keys
-from segen.data.formats import ListedFormat, identity_lut, register_format
 from segen.data.io import read_mask
+from segen.data.seg.folder import SPLITS, ClassInfo, Sample, SplitListing, pair_folders, pair_keys
+from segen.data.seg.formats import ListedFormat, register_format
+from segen.data.seg.masks import identity_lut
 from segen.errors import DataError
-
-SPLITS = ("train", "val", "test")
 
 CAMVID_CLASSES = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
                   "Pedestrian", "Bicyclist"]
@@ -259,7 +258,7 @@ def image_label_dirs(root: Path) -> tuple[Path, Path] | None:
     return None
 
 
-def binary_lut(foreground: int) -> np.ndarray:
+def foreground_lut(foreground: int) -> np.ndarray:
     """Binary 0/255 masks (values > 127 count as 255): the `foreground` side -> 1, the other -> 0."""
     high = np.arange(256) > 127
     return (high if foreground > 127 else ~high).astype(np.uint8)
@@ -289,7 +288,7 @@ class _ImageLabelBase(ListedFormat):
         return ClassInfo(["background", "foreground"], [(0, 0, 0), (255, 255, 255)])
 
     def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
-        return binary_lut(self.foreground)
+        return foreground_lut(self.foreground)
 
 
 @register_format

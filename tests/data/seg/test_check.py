@@ -10,10 +10,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from segen.data import SyntheticSpec, write_folder_dataset
-from segen.data.check import Problem, check_dataset, format_problems
-from segen.data.folder import ClassInfo, Sample, SplitListing
-from segen.data.stats import (
+from segen.config import DataConfig
+from segen.data import SyntheticSpec, load_segmentation_data, make_sample, write_folder_dataset
+from segen.data.io import save_image
+from segen.data.seg.check import Problem, check_dataset, format_problems
+from segen.data.seg.folder import ClassInfo, Sample, SplitListing
+from segen.data.seg.stats import (
     dataset_stats,
     format_stats,
     load_class_weights,
@@ -178,7 +180,7 @@ class FakeFormat:
 
 
 def test_other_formats_go_through_the_protocol(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("segen.data.check.get_format", lambda name, root: FakeFormat(root))
+    monkeypatch.setattr("segen.data.seg.check.get_format", lambda name, root: FakeFormat(root))
     mask = data / "train" / "masks" / "train_0001.png"
     ids = np.asarray(Image.open(mask)).copy()
     ids[0, 0] = 7
@@ -250,7 +252,8 @@ def test_stats_by_hand(hand_root: Path) -> None:
     assert stats.class_weights == pytest.approx([median / (18 / 30), 1.0, median / (2 / 30), 0.0])
     assert stats.notes == ["class 'bike' has no pixels in train: weight 0"]
     assert stats.channels == 3 and stats.stats_images == 2
-    assert stats.mean == pytest.approx([0.5, 1.0, 0.3]) and stats.std == pytest.approx([0.5, 0.0, 0.1], abs=1e-6)
+    assert stats.mean == pytest.approx([0.5, 1.0, 0.3]) and stats.max_value == 255
+    assert stats.std == pytest.approx([0.5, 1e-3, 0.1], abs=1e-6)  # the loader's floor: normalising never divides by 0
     first = dataset_stats(hand_root, max_images=1, progress=False)
     assert first.stats_images == 1 and first.mean == pytest.approx([0.0, 1.0, 0.2])
     table = format_stats(stats)
@@ -285,3 +288,26 @@ def test_class_weights_yaml_round_trip(hand_root: Path, tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("class_weights: [1, 2\n")
     with pytest.raises(DataError, match="not valid YAML"):
         load_class_weights(tmp_path / "broken.yaml", 2)
+
+
+def test_stats_of_12bit_images_use_the_data_range_as_the_loader_does(tmp_path: Path) -> None:
+    root = write_folder_dataset(tmp_path / "wide", SyntheticSpec(32, 32, num_classes=3, bits=12), seed=2,
+                                splits={"train": 4, "val": 2})
+    stats = dataset_stats(root, progress=False)
+    data = load_segmentation_data(DataConfig(root=str(root)), seed=0)
+    assert stats.max_value == data.max_value == 4095
+    assert stats.mean == pytest.approx(data.mean) and stats.std == pytest.approx(data.std)
+    assert all(0.2 < m < 0.8 for m in stats.mean)  # divided by 255 they would be far above 1
+
+
+def test_mixed_bit_depths_are_a_problem(clean_root: Path, tmp_path: Path) -> None:
+    """The loader needs one value range for all images, so check names the 16-bit image among 8-bit ones."""
+    root = Path(shutil.copytree(clean_root, tmp_path / "mixed"))
+    image, _ = make_sample(SyntheticSpec(32, 32, num_classes=4, bits=12), 5, 0)
+    wide = root / "train" / "images" / "train_0000.png"
+    save_image(image, wide)
+    problems = check_dataset(root, progress=False)
+    assert found(problems) == {("bit-depth", str(wide))}
+    assert "16-bit image among 9 8-bit images" in problems[0].message and not problems[0].is_warning
+    with pytest.raises(DataError, match=r"8-bit image in a dataset of 16-bit images \(such as train_0000\.png\)"):
+        load_segmentation_data(DataConfig(root=str(root)), seed=0)

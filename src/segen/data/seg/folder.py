@@ -1,8 +1,8 @@
 """The folder format: ROOT/{train,val,test}/{images,masks}/*, paired by file stem, with classes.yaml.
 
 Masks hold class ids (0..C-1) plus an ignore value (default 255), or are paletted PNGs; a dataset
-whose masks hold only 0 and 255 is binary and is read as 0/1. This module is also the one home of
-pairing files (`pair_keys`, `pair_folders`): every format lists a split as a `SplitListing`.
+whose masks hold only 0 and 255 is binary and is read as 0/1. Every format lists a split as a
+`SplitListing` of `Sample` pairs, made here by `pair_folders` / `pair_keys` (on `segen.data.readers`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import yaml
 
-from segen.data.io import IMAGE_SUFFIXES, image_channels, image_size, read_mask
+from segen.data.io import IMAGE_SUFFIXES
+from segen.data.readers import files_by_stem, pair_by_key
 from segen.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -101,26 +101,11 @@ def pair_keys(images: dict[str, Path], masks: dict[str, Path], problems: list[Da
         no_mask: what an image without a mask lacks, from its key.
         no_image: what a mask without an image lacks, from its key.
     """
-    problems = list(problems)
-    problems += [DataError(f"{path}: {no_mask(key)}", kind="unpaired", path=path)
-                 for key, path in images.items() if key not in masks]
-    problems += [DataError(f"{path}: {no_image(key)}", kind="unpaired", path=path)
-                 for key, path in masks.items() if key not in images]
-    return SplitListing([Sample(images[k], masks[k]) for k in sorted(images) if k in masks], problems)
-
-
-def files_by_stem(folder: Path, problems: list[DataError]) -> dict[str, Path]:
-    """Image files of `folder` by stem (the first in name order); each later file with a taken stem is a problem."""
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
-            continue
-        if path.stem in found:
-            problems.append(DataError(f"{path}: duplicate name; {found[path.stem].name} has the same stem",
-                                      kind="duplicate", path=path))
-            continue
-        found[path.stem] = path
-    return found
+    pairs, lone_images, lone_masks = pair_by_key(images, masks)
+    problems = [*problems, *(DataError(f"{images[key]}: {no_mask(key)}", kind="unpaired", path=images[key])
+                             for key in lone_images),
+                *(DataError(f"{masks[key]}: {no_image(key)}", kind="unpaired", path=masks[key]) for key in lone_masks)]
+    return SplitListing([Sample(image, mask) for image, mask in pairs], problems)
 
 
 def read_classes(root: Path) -> ClassInfo | None:
@@ -145,77 +130,3 @@ def read_classes(root: Path) -> ClassInfo | None:
 
 def _is_rgb(value: object) -> bool:
     return isinstance(value, list) and len(value) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in value)
-
-
-@dataclass
-class ScannedSplit:
-    """A split after checking every pair: sizes, the raw mask values of each sample, optionally the masks."""
-
-    samples: list[Sample]
-    sizes: list[tuple[int, int]]
-    sample_values: list[set[int]]
-    channels: int
-    masks: list[np.ndarray] | None = None
-
-    @property
-    def values(self) -> set[int]:
-        """All raw values found in the split's masks."""
-        return set().union(*self.sample_values)
-
-
-def scan_split(samples: list[Sample], keep_masks: bool = True) -> ScannedSplit:
-    """Decode every mask and check it against its image's size; raise DataError naming the file."""
-    masks, sizes, values = [], [], []
-    for sample in samples:
-        mask = read_mask(sample.mask)
-        size = image_size(sample.image)
-        if mask.shape != size:
-            raise DataError(f"{sample.mask}: {size_mismatch(mask.shape, size, sample.image)}", kind="mismatch",
-                            path=sample.mask)
-        values.append(set(np.unique(mask).tolist()))
-        sizes.append(size)
-        if keep_masks:
-            masks.append(mask)
-    return ScannedSplit(samples, sizes, values, image_channels(samples[0].image), masks if keep_masks else None)
-
-
-def is_binary_255(values: set[int]) -> bool:
-    """Masks with only 0 and 255 (both present) are a binary dataset stored as 0/255."""
-    return values == {0, 255}
-
-
-def binary_lut() -> np.ndarray:
-    """Lookup table of 0/255 binary masks: 255 -> 1, everything else kept."""
-    lut = np.arange(256, dtype=np.uint8)
-    lut[255] = 1
-    return lut
-
-
-def loader_lut(lut: np.ndarray | None, values: set[int], classes: ClassInfo | None) -> np.ndarray:
-    """The table the loader applies: the format's `lut`, else 0/255 binary masks read as 0/1, else identity."""
-    if lut is None and is_binary_255(values) and (classes is None or classes.num_classes == 2):
-        lut = binary_lut()
-    return lut if lut is not None else np.arange(256, dtype=np.uint8)
-
-
-def check_mask_values(scanned: ScannedSplit, num_classes: int, ignore_index: int,
-                      lut: np.ndarray | None = None) -> None:
-    """Raise DataError naming the first mask with a class id >= num_classes that is not the ignore value."""
-    for sample, raw in zip(scanned.samples, scanned.sample_values, strict=True):
-        ids = {int(lut[v]) for v in raw} if lut is not None else raw
-        bad = sorted(v for v in ids if v >= num_classes and v != ignore_index)
-        if bad:
-            raise DataError(f"{sample.mask}: {out_of_range(bad, num_classes, ignore_index)}", kind="values",
-                            path=sample.mask)
-
-
-def size_mismatch(mask: tuple[int, ...], image: tuple[int, ...], image_path: Path) -> str:
-    """Why a mask of (height, width) `mask` does not fit its image of `image`."""
-    return (f"mask size {mask[1]}x{mask[0]} does not match image {image_path.name} "
-            f"({image[1]}x{image[0]})")
-
-
-def out_of_range(ids: list[int], num_classes: int, ignore_index: int) -> str:
-    """Why class ids `ids` (sorted) are wrong."""
-    return (f"class id {', '.join(map(str, ids))} >= number of classes {num_classes} "
-            f"(and not the ignore value {ignore_index})")
