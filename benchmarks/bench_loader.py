@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from segen.config import AUGMENT_PRESETS, AugmentConfig, DataConfig, SegConfig, TrainConfig
-from segen.data import TrainTransform, load_segmentation_data, training_crop
+from segen.data import TrainTransform, load_segmentation_data
 from segen.losses import create_loss
 from segen.models import create_model
 from segen.training.sampling import ResumableSampler, training_loader
@@ -69,7 +69,7 @@ def main() -> None:
     cfg = SegConfig(data=DataConfig(root=str(args.data), format=args.format, cache="no", augment=augment),
                     train=TrainConfig(out="unused", batch_size=args.batch)).validate()
     data = load_segmentation_data(cfg.data, 0)
-    crop = training_crop(cfg.data.image_size, data.train.sizes)
+    crop = cfg.data.image_size
     dataset = data.train.with_transform(TrainTransform(crop, cfg.data.augment, cfg.data.ignore_index, data.channels,
                                                                 max_value=data.max_value))
     pipeline = {w: loader_speed(dataset, args.batch, w, args.batches, 0) for w in (0, 1, 2)}

@@ -209,6 +209,9 @@ class SegConfig:
         return from_dict(cls, data, source)
 
 
+#: What a GAN's generator takes besides noise, and so which data it trains on: nothing (images alone), a
+#: class label (labelled images) or an image (image-to-image pairs).
+CONDITIONINGS = ("none", "class", "image")
 GAN_LOSSES = ("minimax", "non-saturating", "lsgan", "hinge", "wgan-gp")
 DIRECTIONS = ("AtoB", "BtoA")
 DIFFAUGMENT_POLICIES = ("auto", "none", "color", "translation", "cutout")

@@ -25,7 +25,6 @@ from segen.data.seg import (
     load_segmentation_data,
     load_split_dataset,
     read_classes,
-    training_crop,
 )
 from segen.data.synthetic import SyntheticSpec, make_sample, write_folder_dataset
 from segen.data.transforms import TrainTransform
@@ -34,5 +33,5 @@ __all__ = ["FASHION_MNIST_CLASSES", "MNIST_CLASSES", "ClassFolderImages", "Class
            "IdxImages", "PairedImages", "Sample", "SegmentationData", "SegmentationDataset", "SizeGroupedBatches",
            "SyntheticSpec", "TrainTransform", "UnlabelledImages", "detect_gan_layout", "find_idx_split",
            "list_split", "load_segmentation_data", "load_split_dataset", "make_sample", "open_gan_dataset",
-           "parse_id_range", "read_classes", "read_idx", "read_image", "read_mask", "training_crop",
+           "parse_id_range", "read_classes", "read_idx", "read_image", "read_mask",
            "write_folder_dataset"]

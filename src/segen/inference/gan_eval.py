@@ -18,7 +18,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from segen.data.gan import open_gan_dataset, parse_id_range
-from segen.data.io import read_image
+from segen.data.io import image_channels
+from segen.data.readers import read_uint8, wide_range
 from segen.errors import ConfigError
 from segen.inference.generator import Generator, resize_to
 from segen.inference.predict import list_inputs
@@ -82,7 +83,7 @@ def _distribution_scores(request: EvalRequest, generator: Generator | None, name
     metric.check_counts(n_real, _fake_count(request, generator, reals, kind))  # before any feature is computed
     real_count = 0
     for batch in tqdm(DataLoader(reals, batch_size=BATCH), desc="real", disable=not progress, unit="batch"):
-        images = batch[1] if kind == "paired" else (batch[0] if isinstance(batch, list | tuple) else batch)
+        images = batch[1] if kind == "image" else (batch[0] if isinstance(batch, list | tuple) else batch)
         metric.update(images, real=True)
         real_count += images.shape[0]
     fake_count = 0
@@ -98,13 +99,13 @@ def _distribution_scores(request: EvalRequest, generator: Generator | None, name
 def _fake_count(request: EvalRequest, generator: Generator | None, reals: Any, kind: str) -> int:
     if generator is None:
         return len(list_inputs(Path(request.samples or "")))
-    return len(reals) if kind == "paired" else request.num
+    return len(reals) if kind == "image" else request.num
 
 
 def _reference_shape(generator: Generator | None) -> tuple[tuple[int, int] | None, int | None, str]:
     if generator is None:
-        return None, None, "unconditional"
-    kind = "paired" if generator.info.conditioning == "image" else "unconditional"
+        return None, None, "none"
+    kind = "image" if generator.info.conditioning == "image" else "none"
     return generator.info.image_size, generator.info.channels, kind
 
 
@@ -112,7 +113,7 @@ def _fake_batches(request: EvalRequest, generator: Generator | None, reals: Any,
     if generator is None:
         yield from _folder_batches(Path(request.samples or ""))
         return
-    if kind == "paired":
+    if kind == "image":
         for inputs, _ in DataLoader(reals, batch_size=8):
             yield generator.translate(inputs)
         return
@@ -122,19 +123,15 @@ def _fake_batches(request: EvalRequest, generator: Generator | None, reals: Any,
 
 
 def _folder_batches(folder: Path) -> Iterator[torch.Tensor]:
+    """A folder of generated images as uint8 batches at the first image's size and channels (16-bit by their range)."""
     files = list_inputs(folder)
-    first = read_image(files[0], 3 if _is_colour(files[0]) else 1)
-    channels, size = first.shape[0], tuple(first.shape[-2:])
+    channels = image_channels(files[0])
+    max_value = wide_range(files, channels)
+    first = read_uint8(files[0], channels, max_value)
+    size = (int(first.shape[-2]), int(first.shape[-1]))
     for start in range(0, len(files), BATCH):
-        images = [resize_to(read_image(f, channels)[None], size)[0] for f in files[start:start + BATCH]]  # type: ignore[arg-type]
+        images = [resize_to(read_uint8(f, channels, max_value)[None], size)[0] for f in files[start:start + BATCH]]
         yield torch.stack(images)
-
-
-def _is_colour(path: Path) -> bool:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.mode not in ("L", "1", "I", "I;16", "F", "LA")
 
 
 def quantise_labels(label_maps: torch.Tensor, palette: list[tuple[int, int, int]]) -> torch.Tensor:
@@ -154,7 +151,7 @@ def fcn_score(request: EvalRequest, generator: Generator, device: torch.device, 
     if segmenter.info.channels != generator.info.channels:
         raise ConfigError(f"{request.segmenter}: takes {segmenter.info.channels}-channel images but the generator "
                           f"makes {generator.info.channels}-channel ones")
-    pairs, _ = open_gan_dataset(request.data, "paired", generator.info.image_size, None, split=request.split,
+    pairs, _ = open_gan_dataset(request.data, "image", generator.info.image_size, None, split=request.split,
                                 direction=request.direction or "AtoB", jitter=False,
                                 ids=parse_id_range(request.ids) if request.ids else None)
     names = segmenter.info.class_names

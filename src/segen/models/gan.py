@@ -28,7 +28,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from segen.models.registry import CONDITIONINGS, register_model
+from segen.config import CONDITIONINGS
+from segen.models.registry import register_model
 from segen.models.unet import UNet
 from segen.nn import NORMS, make_activation, make_norm, pad_to_multiple
 

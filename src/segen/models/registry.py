@@ -15,12 +15,11 @@ from typing import Any
 
 from torch import nn
 
+from segen.config import CONDITIONINGS
 from segen.errors import ConfigError
 
 Builder = Callable[..., nn.Module]
 FAMILIES = ("segmentation", "gan")
-#: What a GAN's generator takes besides noise: nothing, a class label, or an image (image-to-image).
-CONDITIONINGS = ("none", "class", "image")
 
 
 @dataclass(frozen=True)

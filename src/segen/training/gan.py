@@ -39,8 +39,6 @@ from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, start_run
 
-#: The data a GAN of each conditioning is trained on (the data layouts' vocabulary).
-DATA_KINDS = {"none": "unconditional", "class": "class", "image": "paired"}
 DIFFAUGMENT_ALL = ("color", "translation", "cutout")
 SMALL_DATASET = 5000
 
@@ -65,13 +63,13 @@ class GanData:
 
 def load_gan_data(cfg: GanConfig) -> GanData:
     """Open the training data (and pix2pix validation ids) as configured."""
-    kind = DATA_KINDS[str(model_entry(cfg.model.name, "gan").conditioning)]
+    kind = str(model_entry(cfg.model.name, "gan").conditioning)
     d = cfg.data
     ids = parse_id_range(d.ids) if d.ids else None
     train, info = open_gan_dataset(d.root, kind, d.image_size, d.channels, split="train", direction=d.direction,
-                                   jitter=d.jitter and kind == "paired", ids=ids)
+                                   jitter=d.jitter and kind == "image", ids=ids)
     val = None
-    if kind == "paired" and d.val_ids:
+    if kind == "image" and d.val_ids:
         val, _ = open_gan_dataset(d.root, kind, info.image_size, info.channels, split="train",
                                   direction=d.direction, jitter=False, ids=parse_id_range(d.val_ids))
     return GanData(train, info, val)

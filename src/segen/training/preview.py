@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from segen.config import DataConfig
-from segen.data import TrainTransform, load_segmentation_data, training_crop
+from segen.data import TrainTransform, load_segmentation_data
 from segen.reports import default_palette, image_grid, overlay, save_png
 
 
@@ -17,7 +17,7 @@ def preview_augmentations(cfg: DataConfig, out: str | Path, samples: int = 6, va
                           seed: int = 0) -> Path:
     """Write a PNG grid: per row an original training image with its mask, then `variants` augmentations."""
     data = load_segmentation_data(cfg, seed)
-    crop = training_crop(cfg.image_size, data.train.sizes)
+    crop = cfg.image_size
     transform = TrainTransform(crop, cfg.augment, cfg.ignore_index, data.channels, max_value=data.max_value)
     palette = data.classes.colors or default_palette(data.classes.num_classes)
     random.seed(seed)

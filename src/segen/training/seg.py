@@ -20,7 +20,6 @@ from segen.data import (
     SizeGroupedBatches,
     TrainTransform,
     load_segmentation_data,
-    training_crop,
 )
 from segen.losses import create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
@@ -72,7 +71,7 @@ class SegmentationTask:
     @property
     def crop_size(self) -> tuple[int, int]:
         """The training crop: `data.image_size`; smaller images are padded (mask padding is ignored)."""
-        return training_crop(self.cfg.data.image_size, self.data.train.sizes)
+        return self.cfg.data.image_size
 
     def _build_loaders(self) -> None:
         cfg, data = self.cfg, self.data

@@ -60,13 +60,13 @@ def test_12bit_class_folders_and_pairs(tmp_path: Path) -> None:
     _close(classes[0][0], _as_uint8(cats[0], 4095))
 
     root = write_paired_dataset(tmp_path / "pairs", SPEC, seed=7, count=3)  # A: 8-bit label maps, B: 12-bit images
-    dataset, info = open_gan_dataset(root, "paired", None, None)
+    dataset, info = open_gan_dataset(root, "image", None, None)
     assert info.layout == "paired-folders" and info.channels == 3
     source, target = dataset[0]
     assert source.dtype == target.dtype == torch.uint8
     assert torch.equal(source, torch.from_numpy(np.array(Image.open(root / "A" / "1.png"))).permute(2, 0, 1))
     _close(target, _as_uint8(make_sample(SPEC, 7, 1)[0], 4095))
-    unconditional, _ = open_gan_dataset(root, "unconditional", None, None)
+    unconditional, _ = open_gan_dataset(root, "none", None, None)
     _close(unconditional[0], _as_uint8(make_sample(SPEC, 7, 1)[0], 4095))
 
 

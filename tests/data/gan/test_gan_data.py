@@ -336,16 +336,16 @@ def test_open_unconditional_drops_labels(tmp_path: Path) -> None:
     _mnist(tmp_path / "idx")
     _class_folders(tmp_path / "classes")
     _ab_folders(tmp_path / "ab")
-    dataset, info = open_gan_dataset(tmp_path / "idx", "unconditional", 28, 1)
+    dataset, info = open_gan_dataset(tmp_path / "idx", "none", 28, 1)
     assert isinstance(dataset[0], torch.Tensor)
     assert info == GanDataInfo(6, 1, (28, 28), 0, (), "idx")
-    assert open_gan_dataset(tmp_path / "idx", "unconditional", None, None)[1] == info
-    dataset, info = open_gan_dataset(tmp_path / "classes", "unconditional", 8, 3)
+    assert open_gan_dataset(tmp_path / "idx", "none", None, None)[1] == info
+    dataset, info = open_gan_dataset(tmp_path / "classes", "none", 8, 3)
     assert len(dataset) == 5 and dataset[0].shape == (3, 8, 8) and info.layout == "class-folders"
-    dataset, info = open_gan_dataset(tmp_path / "ab", "unconditional", 8, 3)
+    dataset, info = open_gan_dataset(tmp_path / "ab", "none", 8, 3)
     assert len(dataset) == 2 and int(dataset[0].min()) > 220  # the target folder B
     with pytest.raises(ConfigError, match="ids select image pairs"):
-        open_gan_dataset(tmp_path / "classes", "unconditional", 8, 3, ids="1-2")
+        open_gan_dataset(tmp_path / "classes", "none", 8, 3, ids="1-2")
 
 
 def test_open_class(tmp_path: Path) -> None:
@@ -367,20 +367,20 @@ def test_open_paired(tmp_path: Path) -> None:
     _side_by_side(tmp_path / "sbs", count=4)
     _ab_folders(tmp_path / "ab")
     _class_folders(tmp_path / "classes")
-    dataset, info = open_gan_dataset(tmp_path / "sbs", "paired", 8, (1, 3), direction="BtoA", ids="2-3")
+    dataset, info = open_gan_dataset(tmp_path / "sbs", "image", 8, (1, 3), direction="BtoA", ids="2-3")
     assert info == GanDataInfo(2, 3, (8, 8), 0, (), "side-by-side", in_channels=1)
     source, target = dataset[0]
     assert source.shape == (1, 8, 8) and bool((source == 240).all())
     assert target.shape == (3, 8, 8) and bool((target == 10).all())
-    dataset, info = open_gan_dataset(tmp_path / "ab", "paired", None, None, jitter=True)
+    dataset, info = open_gan_dataset(tmp_path / "ab", "image", None, None, jitter=True)
     assert info == GanDataInfo(2, 3, (8, 8), 0, (), "paired-folders", in_channels=1)
     assert dataset[0][0].shape == (1, 8, 8) and dataset[0][1].shape == (3, 8, 8)
-    _, info = open_gan_dataset(tmp_path / "ab", "paired", 16, 1, direction="BtoA")
+    _, info = open_gan_dataset(tmp_path / "ab", "image", 16, 1, direction="BtoA")
     assert (info.channels, info.in_channels, info.image_size) == (1, 3, (16, 16))
     with pytest.raises(DataError, match="classes: paired data needs side-by-side"):
-        open_gan_dataset(tmp_path / "classes", "paired", 8, 3)
+        open_gan_dataset(tmp_path / "classes", "image", 8, 3)
     with pytest.raises(DataError, match="missing: no such file or directory"):
-        open_gan_dataset(tmp_path / "missing", "paired", 8, 3)
+        open_gan_dataset(tmp_path / "missing", "image", 8, 3)
     with pytest.raises(ConfigError, match="kind must be one of"):
         open_gan_dataset(tmp_path / "sbs", "conditional", 8, 3)
 
@@ -388,24 +388,24 @@ def test_open_paired(tmp_path: Path) -> None:
 def test_open_split_folders(tmp_path: Path) -> None:
     _side_by_side(tmp_path / "facades" / "train", count=3)
     _side_by_side(tmp_path / "facades" / "test", count=2)
-    assert open_gan_dataset(tmp_path / "facades", "paired", 8, 3)[1].num_images == 3
-    assert open_gan_dataset(tmp_path / "facades", "paired", 8, 3, split="test")[1].num_images == 2
+    assert open_gan_dataset(tmp_path / "facades", "image", 8, 3)[1].num_images == 3
+    assert open_gan_dataset(tmp_path / "facades", "image", 8, 3, split="test")[1].num_images == 2
     with pytest.raises(DataError, match=r"facades: no val/ folder \(found test, train\)"):
-        open_gan_dataset(tmp_path / "facades", "paired", 8, 3, split="val")
+        open_gan_dataset(tmp_path / "facades", "image", 8, 3, split="val")
     _mnist(tmp_path / "idx", "test", count=2)
     assert open_gan_dataset(tmp_path / "idx", "class", 28, 1, split="test")[1].num_images == 2
 
 
 def test_layout_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert list_gan_layouts() == ["idx", "paired-folders", "class-folders", "images"]
-    assert get_gan_layout("idx").kinds == ("unconditional", "class")
+    assert get_gan_layout("idx").kinds == ("none", "class")
     with pytest.raises(ConfigError, match=r"unknown GAN data layout 'mnist'; valid: auto, idx, paired-folders, "
                                           r"class-folders, images"):
         get_gan_layout("mnist")
     _class_folders(tmp_path / "classes")
     with pytest.raises(ConfigError, match="unknown GAN data layout 'nope'"):
-        open_gan_dataset(tmp_path / "classes", "unconditional", 8, 1, layout="nope")
-    _, info = open_gan_dataset(tmp_path / "classes", "unconditional", 8, 1, layout="images")  # named, not detected
+        open_gan_dataset(tmp_path / "classes", "none", 8, 1, layout="nope")
+    _, info = open_gan_dataset(tmp_path / "classes", "none", 8, 1, layout="images")  # named, not detected
     assert info.layout == "images" and info.num_images == 5
 
     @dataclass
@@ -414,7 +414,7 @@ def test_layout_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         request: GanRequest
 
     class Everything:
-        name, priority, kinds, file_splits = "everything", 0, ("unconditional", "class", "paired"), False
+        name, priority, kinds, file_splits = "everything", 0, ("none", "class", "image"), False
 
         def detect(self, root: Path) -> bool:
             return (root / "everything.txt").is_file()
@@ -425,6 +425,6 @@ def test_layout_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(layouts._LAYOUTS.members, "everything", Everything())
     (tmp_path / "classes" / "everything.txt").write_text("")
     assert detect_gan_layout(tmp_path / "classes") == "everything"
-    opened, info = open_gan_dataset(tmp_path / "classes", "paired", 4, (1, 3), ids="1-2", direction="BtoA")
+    opened, info = open_gan_dataset(tmp_path / "classes", "image", 4, (1, 3), ids="1-2", direction="BtoA")
     assert info.layout == "everything" and isinstance(opened, Opened)
-    assert opened.request == GanRequest("paired", (4, 4), 3, 1, "train", "BtoA", False, ("1", "2"), None)
+    assert opened.request == GanRequest("image", (4, 4), 3, 1, "train", "BtoA", False, ("1", "2"), None)

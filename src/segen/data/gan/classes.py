@@ -58,7 +58,7 @@ class ClassFolderImages(ImageFiles, Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 
 @register_gan_layout
-class ClassFoldersLayout(LayoutBase, name="class-folders", priority=30, kinds=("class", "unconditional")):
+class ClassFoldersLayout(LayoutBase, name="class-folders", priority=30, kinds=("class", "none")):
     """At least 2 sub-folders with images and no images at the top level."""
 
     def detect(self, root: Path) -> bool:
@@ -68,7 +68,7 @@ class ClassFoldersLayout(LayoutBase, name="class-folders", priority=30, kinds=("
         return len(with_images) >= 2
 
     def open(self, root: Path, request: GanRequest) -> tuple[Dataset[Any], GanDataInfo]:
-        if request.kind == "unconditional":
+        if request.kind == "none":
             return open_unlabelled(root, request, self.name)
         dataset = ClassFolderImages(root, request.image_size, request.channels)
         names = tuple(dataset.class_names)

@@ -153,7 +153,7 @@ class IdxImages(Dataset[Any]):
 
 
 @register_gan_layout
-class IdxLayout(LayoutBase, name="idx", priority=10, kinds=("unconditional", "class"), file_splits=True):
+class IdxLayout(LayoutBase, name="idx", priority=10, kinds=("none", "class"), file_splits=True):
     """A folder with IDX files; its splits are the train and t10k files."""
 
     def detect(self, root: Path) -> bool:
@@ -161,7 +161,7 @@ class IdxLayout(LayoutBase, name="idx", priority=10, kinds=("unconditional", "cl
 
     def open(self, root: Path, request: GanRequest) -> tuple[Dataset[Any], GanDataInfo]:
         images, labels = find_idx_split(root, request.split)
-        if request.kind == "unconditional":
+        if request.kind == "none":
             labels = None
         elif labels is None:
             raise DataError(f"{root}: class-conditional data needs labels, but there is no "

@@ -77,7 +77,7 @@ def open_unlabelled(root: Path, request: GanRequest, layout: str) -> tuple[Datas
 
 
 @register_gan_layout
-class ImagesLayout(LayoutBase, name="images", priority=100, kinds=("unconditional", "paired")):
+class ImagesLayout(LayoutBase, name="images", priority=100, kinds=("none", "image")):
     """Any folder of images: unlabelled images, or side-by-side pairs (left half A, right half B)."""
 
     def detect(self, root: Path) -> bool:
@@ -85,4 +85,4 @@ class ImagesLayout(LayoutBase, name="images", priority=100, kinds=("unconditiona
         return True
 
     def open(self, root: Path, request: GanRequest) -> tuple[Dataset[Any], GanDataInfo]:
-        return open_pairs(root, request) if request.kind == "paired" else open_unlabelled(root, request, self.name)
+        return open_pairs(root, request) if request.kind == "image" else open_unlabelled(root, request, self.name)

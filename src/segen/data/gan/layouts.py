@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 from torch.utils.data import Dataset
 
+from segen.config import CONDITIONINGS
 from segen.data.io import IMAGE_SUFFIXES
 from segen.data.registry import Registry
 from segen.errors import ConfigError, DataError
@@ -33,9 +34,11 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
                          "Ankle boot")
 CLASS_NAME_PRESETS: dict[str, tuple[str, ...]] = {"mnist": MNIST_CLASSES, "digits": MNIST_CLASSES,
                                                   "fashion-mnist": FASHION_MNIST_CLASSES}
-KINDS = ("unconditional", "class", "paired")
+KINDS = CONDITIONINGS
+"""The data a GAN is trained on is named by its generator's conditioning: "none" (images alone), "class"
+(images with labels) or "image" (pairs of input and target images)."""
 KIND_NEEDS = {"class": "class-conditional data needs labels (IDX files with labels, or one sub-folder per class)",
-              "paired": "paired data needs side-by-side A|B images or A/ and B/ sub-folders"}
+              "image": "paired data needs side-by-side A|B images or A/ and B/ sub-folders"}
 """What each kind of data needs, for the error when the folder's layout does not serve it."""
 DIRECTIONS = ("AtoB", "BtoA")
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -156,7 +159,7 @@ def open_gan_dataset(path: Path | str, kind: str, image_size: int | Sequence[int
                      jitter: bool = False, ids: str | Iterable[str | int] | None = None,
                      class_names: str | Sequence[str] | None = None,
                      layout: str = "auto") -> tuple[Dataset[Any], GanDataInfo]:
-    """A GAN dataset of `kind` ("unconditional", "class" or "paired") from a folder of any registered layout.
+    """A GAN dataset of `kind` (a conditioning: "none", "class" or "image") from a folder of any registered layout.
 
     Folders with train/, val/ or test/ sub-folders are read from the `split` one; for IDX data `split` picks
     the train or t10k files. `image_size` None means the data's own size (of the first image). `channels` is
@@ -183,9 +186,9 @@ def _request(kind: str, image_size: int | Sequence[int] | None, channels: int | 
     """The checked request: channels split into (input, target) for paired data, ids parsed."""
     if isinstance(ids, str):
         ids = parse_id_range(ids)
-    if ids is not None and kind != "paired":
+    if ids is not None and kind != "image":
         raise ConfigError(f"ids select image pairs; they do not apply to {kind} data")
-    if kind != "paired" and not (channels is None or isinstance(channels, int)):
+    if kind != "image" and not (channels is None or isinstance(channels, int)):
         raise ConfigError(f"channels must be 1 or 3 for {kind} data, got {channels!r}")
     pair = (None, channels) if channels is None or isinstance(channels, int) else tuple(channels)
     if len(pair) != 2:

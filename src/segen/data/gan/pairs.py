@@ -196,14 +196,14 @@ def open_pairs(root: Path, request: GanRequest) -> tuple[Dataset[Any], GanDataIn
 
 
 @register_gan_layout
-class PairedFoldersLayout(LayoutBase, name="paired-folders", priority=20, kinds=("paired", "unconditional")):
+class PairedFoldersLayout(LayoutBase, name="paired-folders", priority=20, kinds=("image", "none")):
     """Sub-folders A/ and B/ of images paired by file stem; unpaired data is the target folder's images."""
 
     def detect(self, root: Path) -> bool:
         return _has_ab(root)
 
     def open(self, root: Path, request: GanRequest) -> tuple[Dataset[Any], GanDataInfo]:
-        if request.kind == "paired":
+        if request.kind == "image":
             return open_pairs(root, request)
         target = root / ("B" if request.direction == "AtoB" else "A")  # the images a generator learns to make
         dataset, info = get_gan_layout("images").open(target, request)

@@ -194,16 +194,6 @@ def _want_cache(mode: str, samples: list[Sample]) -> bool:
     return True
 
 
-def training_crop(image_size: tuple[int, int], sizes: list[tuple[int, int]]) -> tuple[int, int]:
-    """The training crop: `image_size` as configured; smaller images are padded (the mask with the ignore value).
-
-    `sizes` is accepted for callers that pass the training images' sizes; one small image no longer
-    shrinks every crop (`small_image_notes` reports them).
-    """
-    del sizes
-    return int(image_size[0]), int(image_size[1])
-
-
 def small_image_notes(crop: tuple[int, int], sizes: list[tuple[int, int]]) -> list[str]:
     """One note when some training images are smaller than the crop (they are padded, padding ignored)."""
     small = [size for size in sizes if size[0] < crop[0] or size[1] < crop[1]]
