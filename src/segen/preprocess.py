@@ -1,4 +1,4 @@
-"""One definition of pixel value ranges, normalisation, grey/RGB conversion and [-1, 1] <-> uint8.
+"""One definition of pixel value ranges, normalisation, grey/RGB, [-1, 1] <-> uint8 and the class colour map.
 
 Images are read at their own depth (uint8 for 8-bit files; int32 holding 0..65535 for 16-bit files)
 and turned into float32 `N,C,H,W` (or `C,H,W`) in [0, 1] by dividing by the data's `max_value`
@@ -88,3 +88,18 @@ def match_channels(images: Tensor, channels: int) -> Tensor:
     if have == 4 and channels == 3:
         return images[..., :3, :, :]
     raise ValueError(f"cannot convert {have}-channel images to {channels} channels")
+
+
+def class_colors(count: int) -> list[tuple[int, int, int]]:
+    """The Pascal VOC colour map: `count` (at most 256) distinct RGB colours from the bits of each class index."""
+    if not 0 <= count <= 256:
+        raise ValueError(f"the colour map has 256 colours, asked for {count}")
+    colors = []
+    for index in range(count):
+        rgb, code = [0, 0, 0], index
+        for shift in range(7, -1, -1):
+            for channel in range(3):
+                rgb[channel] |= ((code >> channel) & 1) << shift
+            code >>= 3
+        colors.append((rgb[0], rgb[1], rgb[2]))
+    return colors

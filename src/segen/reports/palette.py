@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from segen.preprocess import class_colors
 from segen.reports.grid import save_pil_atomic
 
 Color = tuple[int, int, int]
@@ -26,16 +27,7 @@ def default_palette(num_classes: int) -> list[Color]:
     """
     if not 0 <= num_classes <= 256:
         raise ValueError(f"num_classes must be in 0..256, got {num_classes}")
-    colours: list[Color] = []
-    for index in range(num_classes):
-        rgb = [0, 0, 0]
-        code = index
-        for shift in range(7, -1, -1):
-            for channel in range(3):
-                rgb[channel] |= ((code >> channel) & 1) << shift
-            code >>= 3
-        colours.append((rgb[0], rgb[1], rgb[2]))
-    return colours
+    return class_colors(num_classes)
 
 
 def colorize(mask: np.ndarray, palette: Sequence[Color], ignore_index: int = 255) -> np.ndarray:

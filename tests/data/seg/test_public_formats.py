@@ -14,8 +14,9 @@ from segen.data import SegmentationDataset, load_segmentation_data, read_mask
 from segen.data.seg import check
 from segen.data.seg.convert import convert_dataset
 from segen.data.seg.formats import get_format
-from segen.data.seg.public_formats import CITYSCAPES_CLASSES, PET_CLASSES, VOC_CLASSES, voc_palette
+from segen.data.seg.public_formats import CITYSCAPES_CLASSES, PET_CLASSES, VOC_CLASSES
 from segen.errors import DataError
+from segen.preprocess import class_colors
 
 H, W = 8, 12
 Maker = Callable[[Path], Path]
@@ -54,7 +55,7 @@ def make_camvid(root: Path, counts: dict[str, int] | None = None) -> Path:
 
 def make_voc(root: Path) -> Path:
     inner = root / "VOCdevkit" / "VOC2012"
-    palette = [c for rgb in voc_palette(256) for c in rgb]
+    palette = [c for rgb in class_colors(256) for c in rgb]
     stems = {"train": ["2007_000001", "2007_000002", "2007_000003"], "val": ["2008_000001", "2008_000002"]}
     for split, names in stems.items():
         for i, stem in enumerate(names):

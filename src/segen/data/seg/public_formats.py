@@ -17,6 +17,7 @@ from segen.data.seg.folder import SPLITS, ClassInfo, Sample, SplitListing, pair_
 from segen.data.seg.formats import ListedFormat, register_format
 from segen.data.seg.masks import identity_lut
 from segen.errors import DataError
+from segen.preprocess import class_colors
 
 CAMVID_CLASSES = ["Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car",
                   "Pedestrian", "Bicyclist"]
@@ -48,19 +49,6 @@ PET_LISTS = {"train": "trainval.txt", "test": "test.txt"}
 
 DEFAULT_FOREGROUND = 255
 """Stored value of the foreground in `image-label` masks; `image-label-inverted` uses 0 instead."""
-
-
-def voc_palette(n: int = 21) -> list[tuple[int, int, int]]:
-    """The standard Pascal VOC colour map (bit-interleaved class index) for the first `n` classes."""
-    colors = []
-    for index in range(n):
-        rgb, cid = [0, 0, 0], index
-        for shift in range(7, -1, -1):
-            for channel in range(3):
-                rgb[channel] |= ((cid >> channel) & 1) << shift
-            cid >>= 3
-        colors.append((rgb[0], rgb[1], rgb[2]))
-    return colors
 
 
 def listed_pairs(list_file: Path, images: Path, masks: Path) -> SplitListing:
@@ -145,7 +133,7 @@ class VocFormat(ListedFormat):
                             inner / "SegmentationClass")
 
     def classes(self, root: Path) -> ClassInfo | None:
-        return ClassInfo(list(VOC_CLASSES), voc_palette(len(VOC_CLASSES)))
+        return ClassInfo(list(VOC_CLASSES), class_colors(len(VOC_CLASSES)))
 
     def mask_lut(self, root: Path, ignore_index: int) -> np.ndarray | None:
         lut = identity_lut()
