@@ -7,6 +7,7 @@ the run folder and every checkpoint store it as plain data, so a run can be rebu
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -109,7 +110,7 @@ class DataConfig:
         _check(bool(self.root), "data.root", "is required (--data ROOT)")
         _check(bool(self.format), "data.format", "must name a format (or auto)")
         h, w = self.image_size
-        _check(h >= 8 and w >= 8, "image_size", f"must be at least 8x8, got {h}x{w}")
+        _check(8 <= h <= 16384 and 8 <= w <= 16384, "image_size", f"must be between 8x8 and 16384x16384, got {h}x{w}")
         _check(0 <= self.ignore_index <= 255, "data.ignore_index", "must be in 0..255")
         _check(0.0 < self.val_fraction < 1.0, "data.val_fraction", "must be in (0, 1)")
         _check_choice(self.cache, ("auto", "yes", "no"), "data.cache")
@@ -164,7 +165,7 @@ class TrainConfig:
         _check(self.batch_size >= 1, "batch-size", f"must be >= 1, got {self.batch_size}")
         _check_choice(self.device, DEVICES, "device")
         _check_choice(self.precision, PRECISIONS, "precision")
-        _check(self.seed >= 0, "seed", f"must be >= 0, got {self.seed}")
+        _check(0 <= self.seed < 2**63, "seed", f"must be in 0..2**63-1, got {self.seed}")
         _check(self.log_every >= 1, "train.log_every", "must be >= 1")
         _check(self.threads is None or self.threads >= 1, "train.threads", "must be >= 1")
         parse_interval(self.checkpoint_every)
@@ -455,13 +456,14 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if not isinstance(value, list | tuple) or len(value) != len(args):
             raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")
         return tuple(_coerce(a, v, where) for a, v in zip(args, value, strict=True))
-    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     if hint in (int, str, bool) and isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
         return value
     if hint is Any:
         return value
-    raise ConfigError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+    expected = "a finite number" if hint is float else getattr(hint, "__name__", hint)
+    raise ConfigError(f"{where}: expected {expected}, got {value!r}")
 
 
 def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

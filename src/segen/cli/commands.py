@@ -8,14 +8,19 @@ from typing import Any
 
 import click
 
-from segen.config import LOSSES_SEG, PRECISIONS, SegConfig, load_yaml, merge
+from segen.cli.options import (
+    DEVICES,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    SEED,
+    base_config,
+    check_output_file,
+    check_output_folder,
+)
+from segen.config import LOSSES_SEG, PRECISIONS, SegConfig, merge
 from segen.data.io import DEFAULT_MAX_PIXELS, check_sizes
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
-
-POSITIVE_INT = click.IntRange(min=1)
-POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
-DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +45,7 @@ def seg() -> None:
 @click.option("--lr", type=POSITIVE_FLOAT, help="Peak learning rate (AdamW).")
 @click.option("--loss", type=click.Choice(LOSSES_SEG), help="Loss; auto = bce+dice (binary) or ce+dice.")
 @click.option("--device", type=DEVICES, help="Device (default auto).")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@click.option("--seed", type=SEED, help="Random seed.")
 @click.option("--precision", type=click.Choice(PRECISIONS), help="auto (default) = mixed bf16/fp16 on CUDA, fp32 on "
               "CPU; bf16 on a CPU with AMX or AVX512-BF16 trains 2-3x faster.")
 @click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes.")
@@ -65,6 +70,10 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
         from segen.data.seg.stats import load_class_weights
 
         weights = load_class_weights(Path(class_weights), None)
+        if not all(w > 0 for w in weights):
+            raise ConfigError(f"{class_weights}: every class weight must be > 0, got {weights} (a zero weight makes "
+                              "the loss 0/0 on a batch of that class alone; mark pixels to skip with the ignore "
+                              "value instead)", path=class_weights)
     flags = {
         "model": {"name": model},
         "data": {"root": data_root, "format": data_format, "image_size": list(image_size) if image_size else None,
@@ -99,39 +108,34 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
 
 def resolve_seg_config(config_file: str | None, flags: dict[str, Any], resume: bool) -> SegConfig:
     """Defaults <- YAML file (or the run's own config.yaml when resuming) <- command-line flags."""
-    base: dict[str, Any] = {}
-    if config_file:
-        base = load_yaml(config_file)
-    elif resume:
-        out = flags["train"].get("out")
-        if not out:
-            raise ConfigError("--resume needs --out RUNDIR")
-        saved = Path(out) / "config.yaml"
-        if not saved.is_file():
-            raise ConfigError(f"{saved}: nothing to resume (no config.yaml in {out})")
-        base = load_yaml(saved)
-    source = config_file or "config"
-    return SegConfig.from_dict(merge(base, flags), source).validate()
+    base, source = base_config(config_file, flags["train"].get("out"), resume)
+    SegConfig.from_dict(base, source)  # the file's own keys and types, named after it
+    return SegConfig.from_dict(merge(base, flags), config_file or "config").validate()
 
 
 @seg.command("predict")
 @click.option("--checkpoint", required=True, type=click.Path(), help="A segmentation checkpoint (.pt).")
 @click.option("--input", "source", required=True, type=click.Path(), help="An image file or a folder of images.")
-@click.option("--out", required=True, type=click.Path(), help="Output folder.")
+@click.option("--out", required=True, type=click.Path(), help="Output folder; existing files are not replaced "
+              "unless --overwrite.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs of the same names in --out (an input never).")
 @click.option("--overlay", is_flag=True, help="Also write colour overlays (<stem>_overlay.png).")
 @click.option("--probabilities", is_flag=True, help="Also write class probabilities (<stem>_prob.npy).")
 @click.option("--max-pixels", type=POSITIVE_INT, default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse input images with more pixels than this (read from the file header).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def seg_predict(checkpoint: str, source: str, out: str, overlay: bool, probabilities: bool, max_pixels: int,
-                device: str, quiet: bool) -> None:
-    """Predict masks (paletted PNG at each input's size) for images; never overwrites an input."""
+def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay: bool, probabilities: bool,
+                max_pixels: int, device: str, quiet: bool) -> None:
+    """Predict masks (paletted PNG at each input's size) for images; never replaces an input."""
     from segen.inference import Segmenter, predict_files
-    from segen.inference.predict import check_outputs
+    from segen.inference.predict import check_outputs, output_names
     from segen.runtime import resolve_device
 
-    check_sizes(check_outputs(source, out, overlay, probabilities), max_pixels)
+    files = check_outputs(source, out, overlay, probabilities)
+    names = [name for f in files for name in output_names(f.stem, overlay, probabilities)]
+    check_output_folder(out, "--out", None if overwrite else names)
+    check_sizes(files, max_pixels)
     segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels)
     written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet)
     click.echo(f"wrote {len(written)} mask(s) to {out}")
@@ -154,6 +158,8 @@ def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, 
     from segen.inference import Segmenter, evaluate_segmentation, format_scores
     from segen.runtime import resolve_device
 
+    if json_out:
+        check_output_file(json_out, "--json")
     segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels)
     scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format)
     click.echo(format_scores(scores))
@@ -168,7 +174,7 @@ def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, 
 @click.option("--out", default="segen-demo", show_default=True, type=click.Path(), help="Demo folder.")
 @click.option("--minutes", type=POSITIVE_FLOAT, default=3.5, show_default=True,
               help="Upper bound on the U-Net training time (the GAN gets a quarter of it).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(out: str, minutes: float, seed: int, quiet: bool) -> None:
     """Train, evaluate and predict on built-in synthetic data; write an HTML report. No network needed."""

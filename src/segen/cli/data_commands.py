@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
+from segen.cli.options import POSITIVE_FLOAT, SEED, check_output_file, check_output_folder
 from segen.errors import DataError
+
+#: The most rows `data preview` draws (each row is one augmented sample and its overlay).
+MAX_PREVIEW_ROWS = 100
 
 
 @click.group("data")
@@ -71,6 +75,8 @@ def stats(root: str, fmt: str, ignore_index: int, max_images: int | None, write_
     """Per-class pixel shares, image counts, mean/std and suggested class weights."""
     from segen.data.seg.stats import dataset_stats, format_stats, save_class_weights
 
+    if write_weights:
+        check_output_file(write_weights, "--write-weights")
     result = dataset_stats(Path(root), fmt, ignore_index, max_images, progress=not quiet)
     click.echo(format_stats(result))
     if write_weights:
@@ -81,7 +87,7 @@ def stats(root: str, fmt: str, ignore_index: int, max_images: int | None, write_
 @data.command("download")
 @click.argument("name")
 @click.option("--root", type=click.Path(), help="Folder to download and extract into (not needed for `list`).")
-@click.option("--deadline", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--deadline", type=POSITIVE_FLOAT, metavar="SECONDS",
               help="Most seconds one file may take  [default: 10 min, or more for big files at 100 KiB/s].")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def download(name: str, root: str | None, deadline: float | None, quiet: bool) -> None:
@@ -95,6 +101,7 @@ def download(name: str, root: str | None, deadline: float | None, quiet: bool) -
     get_source(name)  # an unknown name fails first, with the valid ones
     if root is None:
         raise click.UsageError(f"--root is required to download {name!r} (the folder to download into)")
+    check_output_folder(root, "--root")
     try:
         path = download_dataset(name, Path(root), progress=not quiet, deadline=deadline)
     except DataError as exc:
@@ -109,15 +116,19 @@ def download(name: str, root: str | None, deadline: float | None, quiet: bool) -
 @click.option("--out", required=True, type=click.Path(), help="PNG file to write.")
 @click.option("--format", "fmt", default="auto", show_default=True, help="Dataset format.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML config whose data section is used.")
-@click.option("--samples", type=click.IntRange(min=1), default=6, show_default=True, help="Rows (images).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--samples", type=click.IntRange(1, MAX_PREVIEW_ROWS), default=6, show_default=True,
+              help="Rows (images).")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 def preview(root: str, out: str, fmt: str, config_file: str | None, samples: int, seed: int) -> None:
     """Write a grid of augmented training samples with their mask overlays."""
     from segen.config import DataConfig, from_dict, load_yaml, merge
     from segen.training.preview import preview_augmentations
 
-    base = load_yaml(config_file).get("data", {}) if config_file else {}
-    cfg = from_dict(DataConfig, merge(base, {"root": root, "format": fmt}), "data")
+    source = f"{config_file}.data" if config_file else "data"
+    base = (load_yaml(config_file).get("data") or {}) if config_file else {}
+    from_dict(DataConfig, base, source)  # the file's own keys and types, named after it
+    cfg = from_dict(DataConfig, merge(base, {"root": root, "format": fmt}), source)
+    check_output_file(out, "--out")
     cfg.validate()
     path = preview_augmentations(cfg, out, samples=samples, seed=seed)
     click.echo(f"wrote {path}")

@@ -8,14 +8,22 @@ from typing import Any
 
 import click
 
-from segen.config import GAN_LOSSES, PRECISIONS, GanConfig, load_yaml, merge
+from segen.cli.options import (
+    DEVICES,
+    NON_NEGATIVE_FLOAT,
+    POSITIVE_FLOAT,
+    POSITIVE_INT,
+    SEED,
+    base_config,
+    check_output_folder,
+)
+from segen.config import GAN_LOSSES, PRECISIONS, GanConfig, merge
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
 
-POSITIVE_INT = click.IntRange(min=1)
-POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
-DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
 METRICS = ("fid", "kid", "fcn")
+#: The most images one `gan sample` writes (its latent vectors are drawn at once).
+MAX_SAMPLES = 1_000_000
 
 
 @click.group("gan")
@@ -40,12 +48,12 @@ def gan() -> None:
 @click.option("--val-ids", help="Paired data: fixed validation inputs (sample grid, val L1), e.g. 351-400.")
 @click.option("--g-lr", type=POSITIVE_FLOAT, help="Generator learning rate (default 2e-4).")
 @click.option("--d-lr", type=POSITIVE_FLOAT, help="Discriminator learning rate (default 2e-4).")
-@click.option("--r1-gamma", type=click.FloatRange(min=0), help="R1 penalty weight on real images (default 0).")
+@click.option("--r1-gamma", type=NON_NEGATIVE_FLOAT, help="R1 penalty weight on real images (default 0).")
 @click.option("--diffaugment", help="DiffAugment ops: color,translation,cutout | none | auto (default).")
 @click.option("--sample-every", type=POSITIVE_INT, help="Write a sample grid every N steps (default 500).")
 @click.option("--device", type=DEVICES, help="Device (default auto).")
 @click.option("--precision", type=click.Choice(PRECISIONS), help="auto = mixed on CUDA, fp32 on CPU; fp32/bf16/fp16.")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed.")
+@click.option("--seed", type=SEED, help="Random seed.")
 @click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--checkpoint-every", metavar="PERIOD", help="Also save last.pt every PERIOD of training: 10m "
               "(the default), 90s, 1h, 500steps, or off.")
@@ -96,58 +104,59 @@ def gan_train(model: str | None, data_root: str | None, out: str | None, loss: s
 
 def resolve_gan_config(config_file: str | None, flags: dict[str, Any], resume: bool) -> GanConfig:
     """Defaults <- YAML file (or the run's own config.yaml when resuming) <- command-line flags."""
-    base: dict[str, Any] = {}
-    if config_file:
-        base = load_yaml(config_file)
-    elif resume:
-        out = flags["train"].get("out")
-        if not out:
-            raise ConfigError("--resume needs --out RUNDIR")
-        saved = Path(out) / "config.yaml"
-        if not saved.is_file():
-            raise ConfigError(f"{saved}: nothing to resume (no config.yaml in {out})")
-        base = load_yaml(saved)
+    base, source = base_config(config_file, flags["train"].get("out"), resume)
+    GanConfig.from_dict(base, source)  # the file's own keys and types, named after it
     return GanConfig.from_dict(merge(base, flags), config_file or "config").validate()
 
 
 @gan.command("sample")
 @click.option("--checkpoint", required=True, type=click.Path(), help="A GAN checkpoint (.pt).")
-@click.option("--out", required=True, type=click.Path(), help="Output folder (PNG files).")
-@click.option("--num", type=POSITIVE_INT, default=64, show_default=True, help="Number of samples.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--out", required=True, type=click.Path(), help="Output folder (PNG files); existing files are not "
+              "replaced unless --overwrite.")
+@click.option("--overwrite", is_flag=True, help="Replace outputs of the same names in --out (an input never).")
+@click.option("--num", type=click.IntRange(1, MAX_SAMPLES), default=64, show_default=True, help="Number of samples.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--grid", is_flag=True, help="Also write all samples as one grid.png.")
 @click.option("--class", "class_id", type=click.IntRange(min=0), help="cgan: sample this class only.")
 @click.option("--input", "source", type=click.Path(), help="pix2pix: an input image or a folder of them.")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
-def gan_sample(checkpoint: str, out: str, num: int, seed: int, grid: bool, class_id: int | None,
+def gan_sample(checkpoint: str, out: str, overwrite: bool, num: int, seed: int, grid: bool, class_id: int | None,
                source: str | None, device: str) -> None:
     """Generate images from a trained GAN (or translate inputs with pix2pix)."""
     from segen.inference.generator import Generator, save_grid, save_images
+    from segen.inference.predict import check_outputs
     from segen.runtime import resolve_device
 
+    extra = ["grid.png"] if grid else []
+    inputs = check_outputs(source, out) if source is not None else None
+    check_output_folder(out, "--out", [f"{p.stem}.png" for p in inputs] + extra if inputs and not overwrite else None)
     generator = Generator.from_checkpoint(checkpoint, resolve_device(device))
-    if source is not None:
-        written = _translate_inputs(generator, source, Path(out), grid)
+    if inputs is not None:
+        written = _translate_inputs(generator, inputs, Path(out), grid)
         click.echo(f"wrote {written} image(s) to {out}")
         return
     if generator.info.conditioning == "image":
         raise ConfigError("a pix2pix checkpoint translates images: give --input FILE_OR_DIR")
-    images = generator.sample(num, seed=seed, labels=class_id)
-    save_images(images, out)
+    check_output_folder(out, "--out", None if overwrite else [f"{i:05d}.png" for i in range(num)] + extra)
+    kept = []
+    for start, images in generator.sample_batches(num, seed=seed, labels=class_id):
+        save_images(images, out, start=start)
+        kept += [images] if grid else []
     if grid:
-        save_grid(images, Path(out) / "grid.png")
+        import torch
+
+        save_grid(torch.cat(kept), Path(out) / "grid.png")
     click.echo(f"wrote {num} sample(s) to {out}")
 
 
-def _translate_inputs(generator: Any, source: str, out: Path, grid: bool) -> int:
+def _translate_inputs(generator: Any, inputs: list[Path], out: Path, grid: bool) -> int:
     import torch
 
     from segen.inference.generator import as_hwc, save_grid
-    from segen.inference.predict import list_inputs
     from segen.reports.grid import save_png
 
     outputs = []
-    for path in list_inputs(source):
+    for path in inputs:
         image = generator.translate_file(path)
         save_png(as_hwc(image), out / f"{path.stem}.png")
         outputs.append(image)

@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"error: {message}", err=True)
+    """Print `message` as one `error:` line (line breaks in it, e.g. from a file name, shown as \\n) and exit."""
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    click.echo(f"error: {one_line}", err=True)
     sys.exit(code)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -55,7 +56,7 @@ class Generator:
             info = GeneratorInfo(spec.name, str(pair.conditioning), int(pair.latent_dim),
                                  (int(data.image_size[0]), int(data.image_size[1])), int(data.channels),
                                  int(data.in_channels or 0), [str(c) for c in data.class_names])
-        except (KeyError, TypeError, RuntimeError, IndexError) as exc:
+        except (KeyError, TypeError, RuntimeError, IndexError, ValueError, ConfigError) as exc:
             raise CheckpointError(f"{path}: incomplete GAN checkpoint ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:120] if str(exc) else ''})", kind="corrupt") from None
         return cls(pair.generator, info, device)
@@ -64,11 +65,16 @@ class Generator:
     def num_classes(self) -> int:
         return len(self.info.class_names)
 
-    @torch.inference_mode()
     def sample(self, n: int, seed: int | None = None, labels: int | list[int] | torch.Tensor | None = None,
                batch_size: int = 256) -> torch.Tensor:
         """`n` generated images, uint8 N,C,H,W. Class GANs take `labels` (one id or one per image;
         default: the classes in turn)."""
+        return torch.cat([images for _, images in self.sample_batches(n, seed, labels, batch_size)])
+
+    def sample_batches(self, n: int, seed: int | None = None, labels: int | list[int] | torch.Tensor | None = None,
+                       batch_size: int = 256) -> Iterator[tuple[int, torch.Tensor]]:
+        """The images of `sample` (the same ones for the same arguments), `batch_size` at a time, each with the
+        index of its first image; only one batch of images is held at once."""
         if self.info.conditioning == "image":
             raise ConfigError("this is an image-to-image generator (pix2pix): translate inputs instead of sampling")
         if n < 1:
@@ -76,9 +82,9 @@ class Generator:
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = torch.randn(n, self.info.latent_dim, generator=gen)
         y = self._labels(n, labels)
-        out = [self._run(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
-               for i in range(0, n, batch_size)]
-        return torch.cat(out)
+        for i in range(0, n, batch_size):
+            with torch.inference_mode():
+                yield i, self._run(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
 
     def _labels(self, n: int, labels: int | list[int] | torch.Tensor | None) -> torch.Tensor | None:
         if self.info.conditioning != "class":

@@ -12,7 +12,7 @@ import torch
 
 from segen.checkpoint import SegDataSpec, load_checkpoint
 from segen.data.io import DEFAULT_MAX_PIXELS, read_image
-from segen.errors import CheckpointError, DataError
+from segen.errors import CheckpointError, ConfigError, DataError
 from segen.metrics import logits_to_labels
 from segen.models import create_model
 from segen.preprocess import UINT8_MAX, from_unit, match_channels, normalise
@@ -62,7 +62,7 @@ class Segmenter:
             colors = [(int(c[0]), int(c[1]), int(c[2])) for c in data.colors] or default_palette(len(data.class_names))
             info = ModelInfo(list(data.class_names), colors, list(data.mean), list(data.std), int(data.channels),
                              int(data.ignore_index), bool(data.binary_255), int(data.max_value))
-        except (KeyError, TypeError, RuntimeError, IndexError) as exc:
+        except (KeyError, TypeError, RuntimeError, IndexError, ValueError, ConfigError) as exc:
             raise CheckpointError(f"{path}: incomplete segmentation checkpoint ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:120]})", kind="corrupt") from None
         return cls(model, info, device, max_pixels)
