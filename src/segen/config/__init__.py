@@ -1,0 +1,46 @@
+"""Typed, validated run configurations; load and save as YAML.
+
+A run is described by one frozen dataclass tree. The CLI turns a YAML file plus flags into it,
+the run folder and every checkpoint store it as plain data, so a run can be rebuilt from either.
+Configs check types and ranges; model names, options and choices are the model registry's.
+"""
+
+from segen.config.base import (
+    DEVICES,
+    PRECISIONS,
+    RESUMABLE_CHANGES,
+    SCHEDULES,
+    Interval,
+    TrainConfig,
+    check_resume,
+    from_dict,
+    load_yaml,
+    merge,
+    parse_interval,
+    to_yaml,
+)
+from segen.config.gan import (
+    CONDITIONINGS,
+    DIFFAUGMENT_POLICIES,
+    DIRECTIONS,
+    GAN_DEFAULT_BATCH,
+    GAN_LOSSES,
+    GanConfig,
+    GanDataConfig,
+    GanModelConfig,
+    GanOptimConfig,
+)
+from segen.config.seg import (
+    AUGMENT_PRESETS,
+    LOSSES_SEG,
+    AugmentConfig,
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    SegConfig,
+)
+
+__all__ = ["AUGMENT_PRESETS", "CONDITIONINGS", "DEVICES", "DIFFAUGMENT_POLICIES", "DIRECTIONS", "GAN_DEFAULT_BATCH",
+           "GAN_LOSSES", "LOSSES_SEG", "PRECISIONS", "RESUMABLE_CHANGES", "SCHEDULES", "AugmentConfig", "DataConfig",
+           "GanConfig", "GanDataConfig", "GanModelConfig", "GanOptimConfig", "Interval", "ModelConfig", "OptimConfig",
+           "SegConfig", "TrainConfig", "check_resume", "from_dict", "load_yaml", "merge", "parse_interval", "to_yaml"]
