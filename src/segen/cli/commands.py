@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -13,11 +12,12 @@ from segen.cli.options import (
     POSITIVE_FLOAT,
     POSITIVE_INT,
     SEED,
-    base_config,
     check_output_file,
     check_output_folder,
+    run_training,
+    train_flags,
 )
-from segen.config import LOSSES_SEG, PRECISIONS, SegConfig, merge
+from segen.config import LOSSES_SEG, PRECISIONS, SegConfig
 from segen.data.io import DEFAULT_MAX_PIXELS, check_sizes
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
@@ -79,38 +79,11 @@ def seg_train(data_root: str | None, data_format: str | None, out: str | None, m
         "data": {"root": data_root, "format": data_format, "image_size": list(image_size) if image_size else None,
                  "num_workers": workers},
         "optim": {"lr": lr},
-        "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
-                  "max_time": max_time, "precision": precision, "checkpoint_every": checkpoint_every},
+        "train": train_flags(out, epochs, batch_size, device, seed, max_time, precision, checkpoint_every),
         "loss": loss,
         "class_weights": weights,
     }
-    cfg = resolve_seg_config(config_file, flags, resume)
-    from segen.models import check_model_options
-
-    check_model_options(cfg.model.name, "segmentation", cfg.model.overrides())
-    if dry_run:
-        import yaml
-
-        click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
-        return
-    from segen.training import train_segmentation
-
-    result = train_segmentation(cfg, resume=resume, progress=not quiet)
-    state = result.state
-    if result.interrupted:
-        click.echo(f"interrupted after epoch {state.epoch}; continue with: segen seg train --out {cfg.train.out} "
-                   "--resume", err=True)
-        raise SystemExit(130)
-    best = f"{state.best:.4f}" if state.best is not None else "n/a"
-    click.echo(f"done: {state.epoch} epochs, best val mean IoU {best} (epoch {state.best_epoch}); "
-               f"checkpoints in {cfg.train.out}")
-
-
-def resolve_seg_config(config_file: str | None, flags: dict[str, Any], resume: bool) -> SegConfig:
-    """Defaults <- YAML file (or the run's own config.yaml when resuming) <- command-line flags."""
-    base, source = base_config(config_file, flags["train"].get("out"), resume)
-    SegConfig.from_dict(base, source)  # the file's own keys and types, named after it
-    return SegConfig.from_dict(merge(base, flags), config_file or "config").validate()
+    run_training(SegConfig, config_file, flags, resume, dry_run, quiet)
 
 
 @seg.command("predict")

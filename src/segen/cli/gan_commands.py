@@ -14,10 +14,11 @@ from segen.cli.options import (
     POSITIVE_FLOAT,
     POSITIVE_INT,
     SEED,
-    base_config,
     check_output_folder,
+    run_training,
+    train_flags,
 )
-from segen.config import GAN_LOSSES, PRECISIONS, GanConfig, merge
+from segen.config import GAN_LOSSES, PRECISIONS, GanConfig
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
 
@@ -76,37 +77,11 @@ def gan_train(model: str | None, data_root: str | None, out: str | None, loss: s
                  "channels": int(channels) if channels else None, "direction": direction, "ids": ids,
                  "val_ids": val_ids, "diffaugment": diffaugment, "num_workers": workers},
         "optim": {"g_lr": g_lr, "d_lr": d_lr, "r1_gamma": r1_gamma},
-        "train": {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
-                  "max_time": max_time, "precision": precision, "checkpoint_every": checkpoint_every},
+        "train": train_flags(out, epochs, batch_size, device, seed, max_time, precision, checkpoint_every),
         "loss": loss,
         "sample_every": sample_every,
     }
-    cfg = resolve_gan_config(config_file, flags, resume)
-    from segen.models import check_model_options
-
-    check_model_options(cfg.model.name, "gan", cfg.model.overrides())
-    if dry_run:
-        import yaml
-
-        click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False).rstrip())
-        return
-    from segen.training.gan import train_gan
-
-    result = train_gan(cfg, resume=resume, progress=not quiet)
-    state = result.state
-    if result.interrupted:
-        click.echo(f"interrupted after epoch {state.epoch}; continue with: segen gan train --out {cfg.train.out} "
-                   "--resume", err=True)
-        raise SystemExit(130)
-    click.echo(f"done: {state.epoch} epochs, {state.step} steps in {state.elapsed / 60:.1f} min; samples and "
-               f"checkpoints in {cfg.train.out}")
-
-
-def resolve_gan_config(config_file: str | None, flags: dict[str, Any], resume: bool) -> GanConfig:
-    """Defaults <- YAML file (or the run's own config.yaml when resuming) <- command-line flags."""
-    base, source = base_config(config_file, flags["train"].get("out"), resume)
-    GanConfig.from_dict(base, source)  # the file's own keys and types, named after it
-    return GanConfig.from_dict(merge(base, flags), config_file or "config").validate()
+    run_training(GanConfig, config_file, flags, resume, dry_run, quiet)
 
 
 @gan.command("sample")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from segen.config import load_yaml
+from segen.config import GanConfig, SegConfig, load_yaml, merge, to_yaml
 from segen.errors import ConfigError
 
 #: Seeds go to Python, NumPy and torch generators; torch takes at most 64 bits.
@@ -72,3 +72,63 @@ def base_config(config_file: str | None, out: str | None, resume: bool) -> tuple
     if not saved.is_file():
         raise ConfigError(f"{saved}: nothing to resume (no config.yaml in {out})")
     return load_yaml(saved), str(saved)
+
+
+def train_flags(out: str | None, epochs: int | None, batch_size: int | None, device: str | None, seed: int | None,
+                max_time: float | None, precision: str | None, checkpoint_every: str | None) -> dict[str, Any]:
+    """The `train` section that every training command's flags set (None: not given)."""
+    return {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
+            "max_time": max_time, "precision": precision, "checkpoint_every": checkpoint_every}
+
+
+def resolve_config(kind: type[SegConfig] | type[GanConfig], config_file: str | None, flags: dict[str, Any],
+                   resume: bool, family: str) -> SegConfig | GanConfig:
+    """Defaults <- YAML file (or the run's own config.yaml when resuming) <- flags; then the model's options
+    are checked by the registry. All before any data is read."""
+    from segen.models import check_model_options
+
+    base, source = base_config(config_file, flags["train"].get("out"), resume)
+    kind.from_dict(base, source)  # the file's own keys and types, named after it
+    cfg = kind.from_dict(merge(base, flags), config_file or "config").validate()
+    check_model_options(cfg.model.name, family, cfg.model.overrides())
+    return cfg
+
+
+def print_config(cfg: SegConfig | GanConfig) -> None:
+    """`--dry-run`: the resolved config as YAML."""
+    click.echo(to_yaml(cfg.to_dict()).rstrip())
+
+
+def stop_if_interrupted(interrupted: bool, state: Any, command: str, out: str) -> None:
+    """After Ctrl-C or SIGTERM: say where the run stands and how to continue it; exit 130."""
+    if interrupted:
+        click.echo(f"interrupted at step {state.step} (epoch {state.epoch + 1}, batch {state.epoch_step}); "
+                   f"continue with: segen {command} --out {out} --resume", err=True)
+        raise SystemExit(130)
+
+
+def run_training(kind: type[SegConfig] | type[GanConfig], config_file: str | None, flags: dict[str, Any],
+                 resume: bool, dry_run: bool, quiet: bool) -> None:
+    """Resolve the config and train (or print it, with `dry_run`), then say how the run ended. An
+    interrupted run ends here with exit code 130."""
+    family, command = ("segmentation", "seg train") if kind is SegConfig else ("gan", "gan train")
+    cfg = resolve_config(kind, config_file, flags, resume, family)
+    if dry_run:
+        return print_config(cfg)
+    if isinstance(cfg, SegConfig):
+        from segen.training import train_segmentation
+
+        result: Any = train_segmentation(cfg, resume=resume, progress=not quiet)
+    else:
+        from segen.training.gan import train_gan
+
+        result = train_gan(cfg, resume=resume, progress=not quiet)
+    state = result.state
+    stop_if_interrupted(result.interrupted, state, command, cfg.train.out)
+    if isinstance(cfg, SegConfig):
+        best = f"{state.best:.4f}" if state.best is not None else "n/a"
+        click.echo(f"done: {state.epoch} epochs, best val mean IoU {best} (epoch {state.best_epoch}); "
+                   f"checkpoints in {cfg.train.out}")
+    else:
+        click.echo(f"done: {state.epoch} epochs, {state.step} steps in {state.elapsed / 60:.1f} min; samples and "
+                   f"checkpoints in {cfg.train.out}")
