@@ -57,6 +57,8 @@ def test_stop_mid_epoch_resumes_at_the_same_batch(multiclass_root: Path, tmp_pat
     first = train_segmentation(cfg, progress=False, step_callbacks=[_stop_at_step(2)])
     saved = _trainer(tmp_path / "cut" / "last.pt")
     assert first.interrupted and (saved["epoch"], saved["epoch_step"], saved["step"]) == (0, 2, 2)
+    with open(tmp_path / "cut" / "metrics.jsonl", "a") as log:  # as if an epoch's end wrote it, then died
+        log.write(json.dumps({"epoch": 1, "step": 2, "train/loss": 9.0}) + "\n")
     second = train_segmentation(cfg, resume=True, progress=False)
     assert second.state.step == 12 and second.state.finished
     _assert_same_weights(tmp_path / "full" / "last.pt", tmp_path / "cut" / "last.pt")

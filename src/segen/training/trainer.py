@@ -72,12 +72,12 @@ class TrainerState:
     best_epoch: int | None = None
     finished: bool = False
     epoch_sums: dict[str, float] = field(default_factory=dict)
-    records: int | None = None  # lines in metrics.jsonl when saved (None: a checkpoint from before this field)
+    records: int | None = 0  # lines in metrics.jsonl when saved (None: a checkpoint from before this field)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainerState:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{"records": None, **{k: v for k, v in data.items() if k in known}})
 
 
 Callback = Callable[["Trainer", dict[str, Any]], None]
