@@ -45,6 +45,16 @@ def test_type_and_range_errors_name_the_key() -> None:
     # names, options and choices of models are the registry's (tests/models/test_unet.py)
 
 
+def test_class_weights_are_values_or_the_file_holding_them() -> None:
+    base = {"data": {"root": "d"}, "train": {"out": "o"}}
+    assert SegConfig.from_dict({**base, "class_weights": [1, 2.5]}).class_weights == [1.0, 2.5]
+    assert SegConfig.from_dict({**base, "class_weights": "w.yaml"}).class_weights == "w.yaml"
+    with pytest.raises(ConfigError, match="config.class_weights: expected a list"):
+        SegConfig.from_dict({**base, "class_weights": 3})
+    with pytest.raises(ConfigError, match="every weight must be > 0"):
+        SegConfig.from_dict({**base, "class_weights": [0, 1]}).validate()
+
+
 def test_epochs_default_depends_on_budget() -> None:
     assert SegConfig.from_dict({}).train.resolved_epochs() == 50
     assert SegConfig.from_dict({"train": {"max_time": 1}}).train.resolved_epochs() > 10_000

@@ -71,7 +71,8 @@ def test_class_weights_with_the_wrong_count(multiclass_root: Path, tmp_path: Pat
     code, _, err = run_main(["seg", "train", "--out", str(tmp_path / "run"), "--config", str(config), "--loss", "ce",
                              "--class-weights", str(weights), "--quiet"], capsys)
     assert code == 1
-    assert err.startswith("error: ") and "expected 4" in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {weights}: 2 class weights for 4 classes") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 def test_convert_resizes_and_refuses_to_overwrite(multiclass_root: Path, tmp_path: Path,

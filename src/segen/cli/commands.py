@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,11 +16,10 @@ from segen.cli.options import (
     check_output_file,
     check_output_folder,
     run_training,
-    train_flags,
+    training_options,
 )
-from segen.config import LOSSES_SEG, PRECISIONS, SegConfig
+from segen.config import LOSSES_SEG, SegConfig
 from segen.data.io import DEFAULT_MAX_PIXELS, check_sizes
-from segen.errors import ConfigError
 from segen.runtime import write_atomic
 
 
@@ -37,53 +37,24 @@ def seg() -> None:
 @seg.command("train")
 @click.option("--data", "data_root", type=click.Path(), help="Dataset root.")
 @click.option("--format", "data_format", help="Dataset format (default auto: detected; see `segen data formats`).")
-@click.option("--out", type=click.Path(), help="Run folder (config, metrics, checkpoints).")
 @click.option("--model", help="Registered model name (default unet-small).")
-@click.option("--epochs", type=POSITIVE_INT, help="Epochs (default 50; unbounded with --max-time alone).")
-@click.option("--batch-size", type=POSITIVE_INT, help="Batch size (default 4).")
 @click.option("--image-size", type=(POSITIVE_INT, POSITIVE_INT), metavar="H W", help="Training crop size.")
 @click.option("--lr", type=POSITIVE_FLOAT, help="Peak learning rate (AdamW).")
 @click.option("--loss", type=click.Choice(LOSSES_SEG), help="Loss; auto = bce+dice (binary) or ce+dice.")
-@click.option("--device", type=DEVICES, help="Device (default auto).")
-@click.option("--seed", type=SEED, help="Random seed.")
-@click.option("--precision", type=click.Choice(PRECISIONS), help="auto (default) = mixed bf16/fp16 on CUDA, fp32 on "
-              "CPU; bf16 on a CPU with AMX or AVX512-BF16 trains 2-3x faster.")
-@click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes.")
-@click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
 @click.option("--class-weights", type=click.Path(), help="Class weights for cross-entropy (YAML from `segen data "
               "stats --write-weights`).")
-@click.option("--checkpoint-every", metavar="PERIOD", help="Also save last.pt every PERIOD of training: 10m "
-              "(the default), 90s, 1h, 500steps, or off.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's own "
-              "settings (only the budget and the machine may change).")
-@click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def seg_train(data_root: str | None, data_format: str | None, out: str | None, model: str | None,
-              epochs: int | None, batch_size: int | None, image_size: tuple[int, int] | None, lr: float | None,
-              loss: str | None, device: str | None, seed: int | None, precision: str | None, max_time: float | None,
-              workers: int | None, class_weights: str | None, checkpoint_every: str | None, resume: bool,
-              config_file: str | None, dry_run: bool, quiet: bool) -> None:
+@training_options
+def seg_train(data_root: str | None, data_format: str | None, model: str | None, image_size: tuple[int, int] | None,
+              lr: float | None, loss: str | None, class_weights: str | None, **shared: Any) -> None:
     """Train a segmentation model."""
-    weights = None
-    if class_weights:
-        from segen.data.seg.stats import load_class_weights
-
-        weights = load_class_weights(Path(class_weights), None)
-        if not all(w > 0 for w in weights):
-            raise ConfigError(f"{class_weights}: every class weight must be > 0, got {weights} (a zero weight makes "
-                              "the loss 0/0 on a batch of that class alone; mark pixels to skip with the ignore "
-                              "value instead)", path=class_weights)
     flags = {
         "model": {"name": model},
-        "data": {"root": data_root, "format": data_format, "image_size": list(image_size) if image_size else None,
-                 "num_workers": workers},
+        "data": {"root": data_root, "format": data_format, "image_size": list(image_size) if image_size else None},
         "optim": {"lr": lr},
-        "train": train_flags(out, epochs, batch_size, device, seed, max_time, precision, checkpoint_every),
         "loss": loss,
-        "class_weights": weights,
+        "class_weights": class_weights,
     }
-    run_training(SegConfig, config_file, flags, resume, dry_run, quiet)
+    run_training(SegConfig, flags, shared)
 
 
 @seg.command("predict")

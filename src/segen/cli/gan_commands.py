@@ -16,9 +16,9 @@ from segen.cli.options import (
     SEED,
     check_output_folder,
     run_training,
-    train_flags,
+    training_options,
 )
-from segen.config import GAN_LOSSES, PRECISIONS, GanConfig
+from segen.config import GAN_LOSSES, GanConfig
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
 
@@ -36,11 +36,7 @@ def gan() -> None:
 @click.option("--model", help="Registered GAN: dcgan (default), cgan or pix2pix.")
 @click.option("--data", "data_root", type=click.Path(), help="Images: a folder, class sub-folders, IDX files, or "
               "pairs (side-by-side A|B images or A/ and B/ folders).")
-@click.option("--out", type=click.Path(), help="Run folder (config, metrics, checkpoints, samples).")
 @click.option("--loss", type=click.Choice(GAN_LOSSES), help="Adversarial loss (default non-saturating).")
-@click.option("--epochs", type=POSITIVE_INT, help="Epochs (default 50; unbounded with --max-time alone).")
-@click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes.")
-@click.option("--batch-size", type=POSITIVE_INT, help="Batch size (default 64; 4 for pix2pix).")
 @click.option("--image-size", type=(click.IntRange(8, 1024), click.IntRange(8, 1024)), metavar="H W",
               help="Image size (default: the data's own).")
 @click.option("--channels", type=click.Choice(["1", "3"]), help="Image channels (default: the data's).")
@@ -52,36 +48,22 @@ def gan() -> None:
 @click.option("--r1-gamma", type=NON_NEGATIVE_FLOAT, help="R1 penalty weight on real images (default 0).")
 @click.option("--diffaugment", help="DiffAugment ops: color,translation,cutout | none | auto (default).")
 @click.option("--sample-every", type=POSITIVE_INT, help="Write a sample grid every N steps (default 500).")
-@click.option("--device", type=DEVICES, help="Device (default auto).")
-@click.option("--precision", type=click.Choice(PRECISIONS), help="auto = mixed on CUDA, fp32 on CPU; fp32/bf16/fp16.")
-@click.option("--seed", type=SEED, help="Random seed.")
-@click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes.")
-@click.option("--checkpoint-every", metavar="PERIOD", help="Also save last.pt every PERIOD of training: 10m "
-              "(the default), 90s, 1h, 500steps, or off.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's own "
-              "settings (only the budget and the machine may change).")
-@click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it.")
-@click.option("--dry-run", is_flag=True, help="Print the resolved config and stop.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def gan_train(model: str | None, data_root: str | None, out: str | None, loss: str | None, epochs: int | None,
-              max_time: float | None, batch_size: int | None, image_size: tuple[int, int] | None,
+@training_options
+def gan_train(model: str | None, data_root: str | None, loss: str | None, image_size: tuple[int, int] | None,
               channels: str | None, direction: str | None, ids: str | None, val_ids: str | None,
               g_lr: float | None, d_lr: float | None, r1_gamma: float | None, diffaugment: str | None,
-              sample_every: int | None, device: str | None, precision: str | None, seed: int | None,
-              workers: int | None, checkpoint_every: str | None, resume: bool, config_file: str | None,
-              dry_run: bool, quiet: bool) -> None:
+              sample_every: int | None, **shared: Any) -> None:
     """Train a GAN: a generator and a discriminator against each other."""
     flags = {
         "model": {"name": model},
         "data": {"root": data_root, "image_size": list(image_size) if image_size else None,
                  "channels": int(channels) if channels else None, "direction": direction, "ids": ids,
-                 "val_ids": val_ids, "diffaugment": diffaugment, "num_workers": workers},
+                 "val_ids": val_ids, "diffaugment": diffaugment},
         "optim": {"g_lr": g_lr, "d_lr": d_lr, "r1_gamma": r1_gamma},
-        "train": train_flags(out, epochs, batch_size, device, seed, max_time, precision, checkpoint_every),
         "loss": loss,
         "sample_every": sample_every,
     }
-    run_training(GanConfig, config_file, flags, resume, dry_run, quiet)
+    run_training(GanConfig, flags, shared)
 
 
 @gan.command("sample")

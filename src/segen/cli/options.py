@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from segen.config import GanConfig, SegConfig, load_yaml, merge, to_yaml
+from segen.config import PRECISIONS, GanConfig, SegConfig, load_yaml, merge, to_yaml
 from segen.errors import ConfigError
 
 #: Seeds go to Python, NumPy and torch generators; torch takes at most 64 bits.
@@ -74,11 +75,35 @@ def base_config(config_file: str | None, out: str | None, resume: bool) -> tuple
     return load_yaml(saved), str(saved)
 
 
-def train_flags(out: str | None, epochs: int | None, batch_size: int | None, device: str | None, seed: int | None,
-                max_time: float | None, precision: str | None, checkpoint_every: str | None) -> dict[str, Any]:
-    """The `train` section that every training command's flags set (None: not given)."""
-    return {"out": out, "epochs": epochs, "batch_size": batch_size, "device": device, "seed": seed,
-            "max_time": max_time, "precision": precision, "checkpoint_every": checkpoint_every}
+#: The options every `train` command shares: run folder, budget, machine, checkpoints, resume and config.
+_TRAINING_OPTIONS = (
+    click.option("--out", type=click.Path(), help="Run folder (config, metrics, checkpoints, samples)."),
+    click.option("--epochs", type=POSITIVE_INT, help="Epochs (default 50; unbounded with --max-time alone)."),
+    click.option("--max-time", type=POSITIVE_FLOAT, metavar="MINUTES", help="Wall-clock budget in minutes."),
+    click.option("--batch-size", type=POSITIVE_INT, help="Batch size (default 4; 64 for dcgan and cgan)."),
+    click.option("--device", type=DEVICES, help="Device (default auto)."),
+    click.option("--precision", type=click.Choice(PRECISIONS), help="auto (default) = mixed bf16/fp16 on CUDA, "
+                 "fp32 on CPU; bf16 on a CPU with AMX or AVX512-BF16 trains 2-3x faster."),
+    click.option("--seed", type=SEED, help="Random seed."),
+    click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes."),
+    click.option("--checkpoint-every", metavar="PERIOD", help="Also save last.pt every PERIOD of training: 10m "
+                 "(the default), 90s, 1h, 500steps, or off."),
+    click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's "
+                 "own settings (only the budget and the machine may change)."),
+    click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it."),
+    click.option("--dry-run", is_flag=True, help="Print the resolved config and stop."),
+    click.option("--quiet", is_flag=True, help="No progress bar."),
+)
+_TRAIN_KEYS = ("out", "epochs", "max_time", "batch_size", "device", "precision", "seed", "checkpoint_every")
+
+CommandT = TypeVar("CommandT", bound=Callable[..., Any])
+
+
+def training_options(command: CommandT) -> CommandT:
+    """Add the options every `train` command shares; the command passes them on to `run_training`."""
+    for option in reversed(_TRAINING_OPTIONS):
+        command = option(command)
+    return command
 
 
 def resolve_config(kind: type[SegConfig] | type[GanConfig], config_file: str | None, flags: dict[str, Any],
@@ -107,13 +132,15 @@ def stop_if_interrupted(interrupted: bool, state: Any, command: str, out: str) -
         raise SystemExit(130)
 
 
-def run_training(kind: type[SegConfig] | type[GanConfig], config_file: str | None, flags: dict[str, Any],
-                 resume: bool, dry_run: bool, quiet: bool) -> None:
-    """Resolve the config and train (or print it, with `dry_run`), then say how the run ended. An
-    interrupted run ends here with exit code 130."""
+def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any], shared: dict[str, Any]) -> None:
+    """Resolve the config from the command's own `flags` and the `training_options` values `shared`, and train
+    (or print it, with --dry-run); then say how the run ended. An interrupted run ends here with exit code 130."""
     family, command = ("segmentation", "seg train") if kind is SegConfig else ("gan", "gan train")
+    config_file, resume, quiet = shared["config_file"], shared["resume"], shared["quiet"]
+    flags = merge(flags, {"train": {key: shared[key] for key in _TRAIN_KEYS},
+                          "data": {"num_workers": shared["workers"]}})
     cfg = resolve_config(kind, config_file, flags, resume, family)
-    if dry_run:
+    if shared["dry_run"]:
         return print_config(cfg)
     if isinstance(cfg, SegConfig):
         from segen.training import train_segmentation

@@ -155,8 +155,13 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
+        errors = []
+        for alternative in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(alternative, value, where)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
     if origin is list:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {value!r}")

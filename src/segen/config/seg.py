@@ -125,12 +125,14 @@ class SegConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: str = "auto"
-    class_weights: list[float] | None = None
+    class_weights: list[float] | str | None = None
+    """One cross-entropy weight per class, or the YAML file holding them (`segen data stats --write-weights`);
+    a run resolves a file to its values once the data's classes are known and records those."""
 
     def validate(self) -> SegConfig:
         """Check every value; raise ConfigError naming the first bad one."""
         _check_choice(self.loss, LOSSES_SEG, "loss")
-        _check(self.class_weights is None or all(w > 0 for w in self.class_weights), "class_weights",
+        _check(not isinstance(self.class_weights, list) or all(w > 0 for w in self.class_weights), "class_weights",
                f"every weight must be > 0, got {self.class_weights} (a zero weight makes the loss 0/0 on a batch "
                "holding only that class; mark pixels to skip with the ignore value instead)")
         self.model.validate()

@@ -34,7 +34,7 @@ from __future__ import annotations
 import inspect
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import torch
@@ -129,26 +129,30 @@ def _range(op: str, key: str, value: Any, lo: float, hi: float) -> tuple[float, 
 # --- geometric ops --------------------------------------------------------------------------------------------
 
 
+class _Mirror(Op):
+    """A flip of image and mask alike; subclasses name the torchvision flip."""
+
+    geometric = True
+    flip: ClassVar[Callable[[torch.Tensor], torch.Tensor]]
+
+    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
+        return type(self).flip(image), type(self).flip(mask)
+
+
 @register
-class HFlip(Op):
+class HFlip(_Mirror):
     """Mirror left-right."""
 
     name = "hflip"
-    geometric = True
-
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
-        return F.horizontal_flip(image), F.horizontal_flip(mask)
+    flip = F.horizontal_flip
 
 
 @register
-class VFlip(Op):
+class VFlip(_Mirror):
     """Mirror top-bottom (not for scenes with a natural up, such as street scenes)."""
 
     name = "vflip"
-    geometric = True
-
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
-        return F.vertical_flip(image), F.vertical_flip(mask)
+    flip = F.vertical_flip
 
 
 @register
@@ -261,67 +265,77 @@ def _warp(image: tv_tensors.Image, mask: tv_tensors.Mask, field: torch.Tensor, i
 # --- photometric ops (image only) -----------------------------------------------------------------------------
 
 
+class _ImageOp(Op):
+    """An op that changes pixel values and leaves the mask alone; subclasses implement `adjust`."""
+
+    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
+        return self.adjust(image), mask
+
+    def adjust(self, image: tv_tensors.Image) -> tv_tensors.Image:
+        """The changed image (uint8 or float in [0, 1])."""
+        raise NotImplementedError
+
+
+class _ColourOp(_ImageOp):
+    """An image-only op of one strength `limit` in [0, `max_limit`]."""
+
+    max_limit: ClassVar[float] = 1.0
+
+    def __init__(self, p: float = 0.5, limit: float = 0.2) -> None:
+        super().__init__(p)
+        self.limit = _number(self.name, "limit", limit, 0.0, self.max_limit)
+
+
 @register
-class Brightness(Op):
+class Brightness(_ColourOp):
     """Multiply the image by a factor drawn from [1 - limit, 1 + limit]."""
 
     name = "brightness"
 
-    def __init__(self, p: float = 0.5, limit: float = 0.2) -> None:
-        super().__init__(p)
-        self.limit = _number(self.name, "limit", limit, 0.0, 1.0)
-
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
-        return F.adjust_brightness(image, random.uniform(1 - self.limit, 1 + self.limit)), mask
+    def adjust(self, image: tv_tensors.Image) -> tv_tensors.Image:
+        return F.adjust_brightness(image, random.uniform(1 - self.limit, 1 + self.limit))
 
 
 @register
-class Contrast(Op):
+class Contrast(_ColourOp):
     """Scale the contrast about the mean grey by a factor drawn from [1 - limit, 1 + limit]."""
 
     name = "contrast"
 
-    def __init__(self, p: float = 0.5, limit: float = 0.2) -> None:
-        super().__init__(p)
-        self.limit = _number(self.name, "limit", limit, 0.0, 1.0)
-
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
-        return F.adjust_contrast(image, random.uniform(1 - self.limit, 1 + self.limit)), mask
+    def adjust(self, image: tv_tensors.Image) -> tv_tensors.Image:
+        return F.adjust_contrast(image, random.uniform(1 - self.limit, 1 + self.limit))
 
 
 @register
-class Gamma(Op):
+class Gamma(_ColourOp):
     """Gamma correction with gamma drawn log-uniformly from [1 / (1 + limit), 1 + limit]."""
 
     name = "gamma"
+    max_limit = 4.0
 
-    def __init__(self, p: float = 0.5, limit: float = 0.2) -> None:
-        super().__init__(p)
-        self.limit = _number(self.name, "limit", limit, 0.0, 4.0)
-
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
+    def adjust(self, image: tv_tensors.Image) -> tv_tensors.Image:
         log_max = math.log1p(self.limit)
-        return F.adjust_gamma(image, math.exp(random.uniform(-log_max, log_max))), mask
+        return F.adjust_gamma(image, math.exp(random.uniform(-log_max, log_max)))
 
 
 @register
-class Hue(Op):
+class Hue(_ColourOp):
     """Shift the hue by a fraction of the colour circle drawn from [-limit, limit]; 1-channel images pass."""
 
     name = "hue"
+    max_limit = 0.5
 
     def __init__(self, p: float = 0.5, limit: float = 0.05) -> None:
-        super().__init__(p)
-        self.limit = _number(self.name, "limit", limit, 0.0, 0.5)
+        super().__init__(p, limit)
 
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
+    def adjust(self, image: tv_tensors.Image) -> tv_tensors.Image:
         if image.shape[-3] != 3:
-            return image, mask
-        return F.adjust_hue(image, random.uniform(-self.limit, self.limit)), mask
+            return image
+        return F.adjust_hue(image, random.uniform(-self.limit, self.limit))
 
 
 @register
-class Blur(Op):
+class Blur(_ImageOp):
     """Gaussian blur with sigma (px) drawn from the range `sigma`."""
 
     name = "blur"
@@ -330,14 +344,14 @@ class Blur(Op):
         super().__init__(p)
         self.sigma = _range(self.name, "sigma", sigma, 0.01, 20.0)
 
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
+    def adjust(self, image: tv_tensors.Image) -> tv_tensors.Image:
         s = random.uniform(*self.sigma)
         radius = min(math.ceil(3 * s), min(image.shape[-2:]) - 1)  # reflect padding needs radius < size
-        return F.gaussian_blur(image, [2 * radius + 1] * 2, [s, s]), mask
+        return F.gaussian_blur(image, [2 * radius + 1] * 2, [s, s])
 
 
 @register
-class Noise(Op):
+class Noise(_ImageOp):
     """Additive Gaussian noise, std drawn from the range `std` in image units (1 = the full value range)."""
 
     name = "noise"
@@ -346,12 +360,12 @@ class Noise(Op):
         super().__init__(p)
         self.std = _range(self.name, "std", std, 0.0, 1.0)
 
-    def apply(self, image: tv_tensors.Image, mask: tv_tensors.Mask, ignore_index: int) -> Pair:
+    def adjust(self, image: tv_tensors.Image) -> tv_tensors.Image:
         top = dtype_max(image)
         noisy = torch.randn(image.shape).mul_(random.uniform(*self.std) * top).add_(image).clamp_(0, top)
         if not image.is_floating_point():
             noisy = noisy.round_().to(image.dtype)
-        return tv_tensors.wrap(noisy, like=image), mask
+        return tv_tensors.wrap(noisy, like=image)
 
 
 @register

@@ -1,6 +1,6 @@
 """The Trainer and the training tasks."""
 
-from segen.training.seg import SegmentationTask, SegRunResult, train_segmentation
-from segen.training.trainer import Trainer, TrainerState, TrainTask
+from segen.training.seg import SegmentationTask, train_segmentation
+from segen.training.trainer import RunResult, Trainer, TrainerState, TrainTask
 
-__all__ = ["SegRunResult", "SegmentationTask", "TrainTask", "Trainer", "TrainerState", "train_segmentation"]
+__all__ = ["RunResult", "SegmentationTask", "TrainTask", "Trainer", "TrainerState", "train_segmentation"]

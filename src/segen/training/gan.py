@@ -37,7 +37,7 @@ from segen.reports.grid import image_grid, save_png
 from segen.runtime import amp_dtype, autocast, cpu_state, make_grad_scaler
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
-from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, start_run
+from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, start_run
 
 DIFFAUGMENT_ALL = ("color", "translation", "cutout")
 SMALL_DATASET = 5000
@@ -308,17 +308,8 @@ def _hwc(images: torch.Tensor) -> list[np.ndarray]:
     return [im.permute(1, 2, 0).cpu().numpy() for im in images]
 
 
-@dataclass
-class GanRunResult:
-    """Where a GAN run left its files and how it ended."""
-
-    out: str
-    state: TrainerState
-    interrupted: bool = False
-
-
 def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
-              callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> GanRunResult:
+              callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> RunResult:
     """Train a GAN as configured; the run folder is `cfg.train.out`.
 
     Args:
@@ -335,7 +326,7 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
     trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step])
     trainer.prepare(resume_from, resume)
     state = trainer.fit()
-    return GanRunResult(cfg.train.out, state, trainer.interrupted)
+    return RunResult(cfg.train.out, state, trainer.interrupted)
 
 
 class SampleGrids:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,6 +22,8 @@ from segen.data import (
     TrainTransform,
     load_segmentation_data,
 )
+from segen.data.seg.stats import load_class_weights
+from segen.errors import ConfigError
 from segen.losses import create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
@@ -30,7 +33,16 @@ from segen.runtime import amp_dtype, autocast, cpu_state, ignore_interrupts, mak
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.schedule import lr_factor
-from segen.training.trainer import Callback, StepCallback, Trainer, TrainerState, start_run
+from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, start_run
+
+
+def class_weights(weights: list[float] | str | None, num_classes: int) -> list[float] | None:
+    """The configured class weights as values, read from their file if given one, checked against the count."""
+    if isinstance(weights, str):
+        return load_class_weights(Path(weights), num_classes)
+    if weights is not None and len(weights) != num_classes:
+        raise ConfigError(f"class_weights: {len(weights)} values for the data's {num_classes} classes")
+    return weights
 
 
 def default_workers(device: torch.device) -> int:
@@ -58,7 +70,8 @@ class SegmentationTask:
         self.model_kwargs = {**cfg.model.overrides(), "in_channels": data.channels,
                              "num_classes": model_outputs(self.loss_name, num_classes)}
         self.model = create_model(cfg.model.name, **self.model_kwargs).to(device).to(memory_format=torch.channels_last)
-        self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, cfg.class_weights).to(device)
+        weights = class_weights(cfg.class_weights, num_classes)
+        self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, weights).to(device)
         self.optimizer = _adamw(self.model, cfg)
         self.ema = ModelEma(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.precision)
@@ -183,19 +196,9 @@ def _adamw(model: nn.Module, cfg: SegConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=cfg.optim.betas)
 
 
-@dataclass
-class SegRunResult:
-    """Where a finished run left its files and how it ended."""
-
-    out: str
-    state: TrainerState
-    notes: list[str]
-    interrupted: bool = False
-
-
 def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = True,
                        callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()
-                       ) -> SegRunResult:
+                       ) -> RunResult:
     """Train a segmentation model as configured; the run folder is `cfg.train.out`.
 
     Args:
@@ -205,10 +208,13 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
         callbacks, step_callbacks: see `Trainer`.
     """
     device, resume_from = start_run(cfg, "segmentation", SegmentationTask.kind, resume)
+    if isinstance(cfg.class_weights, str):
+        load_class_weights(Path(cfg.class_weights), None)  # a missing or malformed file fails before the data loads
     data = load_segmentation_data(cfg.data, cfg.train.seed)
+    cfg = replace(cfg, class_weights=class_weights(cfg.class_weights, data.classes.num_classes))
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     trainer = Trainer(SegmentationTask(cfg, data, device), cfg, progress, callbacks, step_callbacks)
     trainer.prepare(resume_from, resume)
     state = trainer.fit()
-    return SegRunResult(cfg.train.out, state, data.notes, trainer.interrupted)
+    return RunResult(cfg.train.out, state, trainer.interrupted, data.notes)

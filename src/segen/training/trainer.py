@@ -80,6 +80,16 @@ class TrainerState:
         return cls(**{"records": None, **{k: v for k, v in data.items() if k in known}})
 
 
+@dataclass
+class RunResult:
+    """Where a finished run left its files and how it ended (`notes`: what the data loader said)."""
+
+    out: str
+    state: TrainerState
+    interrupted: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
 Callback = Callable[["Trainer", dict[str, Any]], None]
 StepCallback = Callable[["Trainer"], None]
 

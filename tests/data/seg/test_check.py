@@ -249,8 +249,8 @@ def test_stats_by_hand(hand_root: Path) -> None:
     assert stats.all_share == pytest.approx([22 / 46, 14 / 46, 6 / 46, 4 / 46])
     assert stats.train_ignore_share == pytest.approx(2 / 32) and stats.all_ignore_share == pytest.approx(2 / 48)
     median = 10 / 30
-    assert stats.class_weights == pytest.approx([median / (18 / 30), 1.0, median / (2 / 30), 0.0])
-    assert stats.notes == ["class 'bike' has no pixels in train: weight 0"]
+    assert stats.class_weights == pytest.approx([median / (18 / 30), 1.0, median / (2 / 30), 10.0])
+    assert stats.notes == ["class 'bike' has no pixels in train: weight 10"]
     assert stats.channels == 3 and stats.stats_images == 2
     assert stats.mean == pytest.approx([0.5, 1.0, 0.3]) and stats.max_value == 255
     assert stats.std == pytest.approx([0.5, 1e-3, 0.1], abs=1e-6)  # the loader's floor: normalising never divides by 0
@@ -261,15 +261,17 @@ def test_stats_by_hand(hand_root: Path) -> None:
 
 
 def test_median_frequency_weights_clip() -> None:
-    assert median_frequency_weights([1000, 10, 1, 0]) == pytest.approx([0.1, 1.0, 10.0, 0.0])
+    assert median_frequency_weights([1000, 10, 1, 0]) == pytest.approx([0.1, 1.0, 10.0, 10.0])  # absent: the limit
     assert median_frequency_weights([50, 50]) == [1.0, 1.0]
     assert median_frequency_weights([0, 0]) == [1.0, 1.0]
 
 
 def test_stats_reject_out_of_range_ids(hand_root: Path) -> None:
     write_pair(hand_root, "train", "z", (0, 0, 0), np.full((4, 4), 7))
-    with pytest.raises(DataError, match="class id 7 >= number of classes 4"):
+    with pytest.raises(DataError, match="class id 7 >= number of classes 4") as error:
         dataset_stats(hand_root, progress=False)
+    assert error.value.path is not None and Path(error.value.path).name.startswith("z")
+    assert str(error.value).startswith(str(error.value.path))
 
 
 def test_class_weights_yaml_round_trip(hand_root: Path, tmp_path: Path) -> None:
@@ -283,8 +285,11 @@ def test_class_weights_yaml_round_trip(hand_root: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not found"):
         load_class_weights(tmp_path / "missing.yaml", 4)
     (tmp_path / "bad.yaml").write_text("class_weights: [1, x, -2]\n")
-    with pytest.raises(DataError, match="non-negative numbers"):
+    with pytest.raises(DataError, match="a list of numbers"):
         load_class_weights(tmp_path / "bad.yaml", 3)
+    (tmp_path / "zero.yaml").write_text("class_weights: [0, 1, 1]\n")
+    with pytest.raises(DataError, match="must be > 0"):
+        load_class_weights(tmp_path / "zero.yaml", 3)
     (tmp_path / "broken.yaml").write_text("class_weights: [1, 2\n")
     with pytest.raises(DataError, match="not valid YAML"):
         load_class_weights(tmp_path / "broken.yaml", 2)
@@ -311,3 +316,13 @@ def test_mixed_bit_depths_are_a_problem(clean_root: Path, tmp_path: Path) -> Non
     assert "16-bit image among 9 8-bit images" in problems[0].message and not problems[0].is_warning
     with pytest.raises(DataError, match=r"8-bit image in a dataset of 16-bit images \(such as train_0000\.png\)"):
         load_segmentation_data(DataConfig(root=str(root)), seed=0)
+
+
+def test_training_data_without_a_labelled_pixel_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "void"
+    for name in ("a", "b"):
+        write_pair(root, "train", name, (9, 9, 9), np.full((4, 4), 255))
+    write_pair(root, "val", "c", (9, 9, 9), np.arange(16).reshape(4, 4) % 3)  # ids 0..2: not a 0/255 mask
+    with pytest.raises(DataError, match="every training mask holds only the ignore value 255") as error:
+        load_segmentation_data(DataConfig(root=str(root)), seed=0)
+    assert error.value.path == root

@@ -150,6 +150,9 @@ def load_segmentation_data(cfg: DataConfig, seed: int, num_classes: int | None =
     classes = _resolve_classes(classes, values, lut, cfg.ignore_index, num_classes, root)
     for split in scanned:
         check_mask_values(split, classes.num_classes, cfg.ignore_index, lut)
+    if not map_ids(scanned[0].values, lut) - {cfg.ignore_index}:
+        raise DataError(f"{root}: every training mask holds only the ignore value {cfg.ignore_index}; there is no "
+                        "labelled pixel to learn from", kind="values", path=root)
     channels = scanned[0].channels
     train, val, *rest = (SegmentationDataset(s.samples, s.sizes, channels, lut, s.masks, cache=keep) for s in scanned)
     max_value = value_range([train, val, *rest])

@@ -20,7 +20,7 @@ from segen.data.io import image_channels, read_mask
 from segen.data.seg.dataset import SegmentationDataset, channel_stats, stats_indices, value_range
 from segen.data.seg.folder import Sample
 from segen.data.seg.formats import get_format
-from segen.data.seg.masks import bad_ids, infer_classes, loader_lut
+from segen.data.seg.masks import bad_ids, infer_classes, loader_lut, map_ids, out_of_range
 from segen.errors import DataError
 from segen.preprocess import UINT8_MAX
 from segen.runtime import write_atomic
@@ -90,15 +90,15 @@ def median_frequency_weights(pixels: Sequence[int], clip: tuple[float, float] = 
     """Cross-entropy class weights by median frequency balancing.
 
     weight_c = median(freq) / freq_c, with freq_c the class's share of labelled pixels and the median over
-    the classes present; then clipped to `clip`. Absent classes get weight 0; no labelled pixel at all
-    gives weight 1 everywhere.
+    the classes present; then clipped to `clip`. An absent class (freq 0) gets the upper clip, the limit of
+    the rule; no labelled pixel at all gives weight 1 everywhere. Every weight is > 0, as the loss needs.
     """
     total = sum(pixels)
     if total == 0:
         return [1.0] * len(pixels)
     freq = [p / total for p in pixels]
     median = float(np.median([f for f in freq if f > 0]))
-    return [min(max(median / f, clip[0]), clip[1]) if f > 0 else 0.0 for f in freq]
+    return [min(max(median / f, clip[0]), clip[1]) if f > 0 else clip[1] for f in freq]
 
 
 def dataset_stats(root: Path, format: str = "auto", ignore_index: int = 255, max_images: int | None = None,
@@ -123,7 +123,8 @@ def dataset_stats(root: Path, format: str = "auto", ignore_index: int = 255, max
     if "train" not in splits:
         raise DataError(f"{root}: no training split found for format {fmt.name!r}", kind="missing", path=root)
     samples = {s: fmt.samples(root, s) for s in splits}
-    raw = {s: _raw_histogram(samples[s], s, progress) for s in splits}
+    scanned = {s: _histograms(samples[s], s, progress) for s in splits}
+    raw = {s: hists.sum(axis=0) for s, hists in scanned.items()}
     values = set(np.flatnonzero(_total(raw.values())).tolist())
     classes = fmt.classes(root)
     lut = loader_lut(fmt.mask_lut(root, ignore_index), values, classes)
@@ -132,7 +133,8 @@ def dataset_stats(root: Path, format: str = "auto", ignore_index: int = 255, max
     if classes is None:
         classes = infer_classes(np.flatnonzero(_total(ids.values())).tolist(), ignore_index)
     names = classes.names
-    _check_ids(ids, len(names), ignore_index, root)
+    for split, hists in scanned.items():
+        _check_ids(samples[split], hists, len(names), ignore_index, lut)
     train, union = ids["train"], _total(ids.values())
     channels = image_channels(samples["train"][0].image)
     datasets = {s: SegmentationDataset(v, None, channels) for s, v in samples.items()}
@@ -140,19 +142,20 @@ def dataset_stats(root: Path, format: str = "auto", ignore_index: int = 255, max
     mean, std = channel_stats(datasets["train"], max_value, max_images, progress)
     used = len(stats_indices(len(samples["train"]), max_images))
     weights = median_frequency_weights(train[: len(names)].tolist())
-    notes = [f"class {n!r} has no pixels in train: weight 0" for n, p in zip(names, train.tolist(), strict=False)
-             if p == 0 and train[: len(names)].sum() > 0]
+    notes = [f"class {n!r} has no pixels in train: weight {WEIGHT_RANGE[1]:g}"
+             for n, p in zip(names, train.tolist(), strict=False) if p == 0 and train[: len(names)].sum() > 0]
     return DatasetStats(root, fmt.name, list(names), ignore_index, {s: len(v) for s, v in samples.items()},
                         train[: len(names)].tolist(), union[: len(names)].tolist(), _ignored(train, ignore_index),
                         _ignored(union, ignore_index), channels, mean, std, used, weights, notes, max_value)
 
 
-def _raw_histogram(samples: list[Sample], split: str, progress: bool) -> np.ndarray:
-    """Counts of the 256 stored mask values over a split."""
-    hist = np.zeros(256, dtype=np.int64)
-    for sample in tqdm(samples, desc=f"masks {split}", unit="img", disable=not progress, file=sys.stderr):
-        hist += np.bincount(read_mask(sample.mask).ravel(), minlength=256)
-    return hist
+def _histograms(samples: list[Sample], split: str, progress: bool) -> np.ndarray:
+    """Counts of the 256 stored mask values, one row per sample of a split."""
+    hists = np.zeros((len(samples), 256), dtype=np.int64)
+    for row, sample in enumerate(tqdm(samples, desc=f"masks {split}", unit="img", disable=not progress,
+                                      file=sys.stderr)):
+        hists[row] = np.bincount(read_mask(sample.mask).ravel(), minlength=256)
+    return hists
 
 
 def _total(hists: Iterable[np.ndarray]) -> np.ndarray:
@@ -160,13 +163,14 @@ def _total(hists: Iterable[np.ndarray]) -> np.ndarray:
     return np.stack([*hists]).sum(axis=0)
 
 
-def _check_ids(ids: dict[str, np.ndarray], num_classes: int, ignore_index: int, root: Path) -> None:
-    for split, hist in ids.items():
-        bad = bad_ids(np.flatnonzero(hist).tolist(), num_classes, ignore_index)
+def _check_ids(samples: list[Sample], hists: np.ndarray, num_classes: int, ignore_index: int,
+               lut: np.ndarray | None) -> None:
+    """Raise DataError naming the first mask whose class ids (after `lut`) are out of range."""
+    for sample, hist in zip(samples, hists, strict=True):
+        bad = bad_ids(map_ids(np.flatnonzero(hist).tolist(), lut), num_classes, ignore_index)
         if bad:
-            raise DataError(f"{root}: masks of split {split!r} hold class id {bad[0]} >= number of classes "
-                            f"{num_classes}; run `segen data check {root}` to list the files", kind="values",
-                            path=root)
+            raise DataError(f"{sample.mask}: {out_of_range(bad, num_classes, ignore_index)}", kind="values",
+                            path=sample.mask)
 
 
 def _ignored(hist: np.ndarray, ignore_index: int) -> int:
@@ -187,7 +191,7 @@ def format_stats(stats: DatasetStats) -> str:
     lines.append("(class shares are of labelled pixels, the ignored share of all pixels; 'all' is every "
                  "labelled split)")
     lines.append(f"weights: median frequency balancing on train shares, clipped to "
-                 f"[{WEIGHT_RANGE[0]:g}, {WEIGHT_RANGE[1]:g}], absent classes 0")
+                 f"[{WEIGHT_RANGE[0]:g}, {WEIGHT_RANGE[1]:g}], absent classes {WEIGHT_RANGE[1]:g}")
     lines.append(f"mean (train, {stats.stats_images} images, values / {stats.max_value}): "
                  + " ".join(f"{m:.4f}" for m in stats.mean))
     lines.append("std: " + " ".join(f"{s:.4f}" for s in stats.std))
@@ -212,7 +216,8 @@ def load_class_weights(path: Path, num_classes: int | None) -> list[float]:
         num_classes: the expected count; None checks it later, against the data (the loss does).
 
     Raises:
-        DataError: the file is missing or malformed, or does not hold `num_classes` non-negative numbers.
+        DataError: the file is missing or malformed, or does not hold `num_classes` positive numbers (a zero
+            weight makes the loss 0/0 on a batch holding only that class).
     """
     path = Path(path)
     if not path.is_file():
@@ -223,15 +228,16 @@ def load_class_weights(path: Path, num_classes: int | None) -> list[float]:
         raise DataError(f"{path}: not valid YAML", kind="invalid", path=path) from None
     weights = data.get("class_weights") if isinstance(data, dict) else data
     if not isinstance(weights, list) or not all(_is_weight(w) for w in weights):
-        raise DataError(f"{path}: expected 'class_weights:' with a list of non-negative numbers", kind="invalid",
-                        path=path)
+        raise DataError(f"{path}: expected 'class_weights:' with a list of numbers", kind="invalid", path=path)
+    if not all(w > 0 for w in weights):
+        raise DataError(f"{path}: every class weight must be > 0, got {weights} (a zero weight makes the loss 0/0 "
+                        "on a batch holding only that class; mark pixels to skip with the ignore value instead)",
+                        kind="values", path=path)
     if num_classes is not None and len(weights) != num_classes:
         raise DataError(f"{path}: {len(weights)} class weights for {num_classes} classes", kind="mismatch",
                         path=path)
-    if not any(weights):
-        raise DataError(f"{path}: all class weights are 0", kind="values", path=path)
     return [float(w) for w in weights]
 
 
 def _is_weight(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value)) and value >= 0
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
