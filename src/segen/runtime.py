@@ -119,6 +119,12 @@ def amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
+def memory_format(device: torch.device) -> torch.memory_format:
+    """Channels-last on CUDA (tensor cores want NHWC), the plain layout elsewhere (CPU kernels run NCHW as fast
+    and skip the layout reorders)."""
+    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU has bf16 instructions (Intel AMX tiles or AVX512-BF16)."""
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")

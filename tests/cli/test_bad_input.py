@@ -105,9 +105,9 @@ def test_unknown_model(multiclass_root: Path, tmp_path: Path, capsys: pytest.Cap
 
 def test_unknown_loss(multiclass_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run_main(["seg", "train", "--data", str(multiclass_root), "--out", str(tmp_path / "o"),
-                          "--loss", "focal"], capsys)
+                          "--loss", "focl"], capsys)
     assert code != 0
-    assert_one_error_line(err, "--loss", "focal")
+    assert_one_error_line(err, "--loss", "focl")
 
 
 def test_binary_loss_on_multiclass_data(multiclass_root: Path, tmp_path: Path, tiny_yaml: Path,

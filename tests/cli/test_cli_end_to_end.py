@@ -106,3 +106,35 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert os.path.isfile(out / "run" / "best.pt")
     assert "gan/samples.png" in html and os.path.isfile(out / "gan" / "samples.png")
     assert 0 <= scores["gan"]["fcn/mean_iou"] <= 1 and 0 <= scores["gan"]["fcn_real/mean_iou"] <= 1
+
+
+def test_pretrained_timm_encoder_run_predicts_and_resumes_without_its_weights_file(multiclass_root: Path,
+                                                                                  tmp_path: Path) -> None:
+    import timm
+    import torch
+    import yaml
+    from safetensors.torch import save_file
+
+    weights = tmp_path / "resnet18.safetensors"
+    encoder = timm.create_model("resnet18", pretrained=False, features_only=True)
+    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(weights))
+    config = tmp_path / "timm.yaml"
+    config.write_text(yaml.safe_dump({"model": {"name": "unet-small", "encoder": "resnet18", "depth": 3},
+                                      "data": {"image_size": [48, 48], "min_epoch_samples": 0, "num_workers": 0},
+                                      "train": {"batch_size": 4}}))
+    run = tmp_path / "run"
+    result = run_segen("seg", "train", "--data", str(multiclass_root), "--out", str(run), "--config", str(config),
+                       "--encoder-weights", str(weights), "--freeze-encoder", "1epochs", "--epochs", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert f"note: encoder resnet18 starts from {weights}" in result.stderr
+    saved = torch.load(run / "last.pt", weights_only=True)
+    assert saved["data"]["mean"] == [0.485, 0.456, 0.406]  # the encoder's normalisation, not the data's
+    weights.unlink()  # predict and resume take every weight from the checkpoint
+    result = run_segen("seg", "predict", "--checkpoint", str(run / "best.pt"), "--input",
+                       str(multiclass_root / "test" / "images"), "--out", str(tmp_path / "preds"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    result = run_segen("seg", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    listing = run_segen("models", "--encoders")
+    assert listing.returncode == 0 and "resnet18" in listing.stdout

@@ -71,8 +71,8 @@ def test_auto_and_invalid_loss_names() -> None:
     assert resolve_loss_name("auto", 5) == "ce+dice"
     with pytest.raises(ConfigError, match="binary"):
         resolve_loss_name("bce", 3)
-    with pytest.raises(ConfigError, match="unknown loss 'focal'"):
-        resolve_loss_name("focal", 3)
+    with pytest.raises(ConfigError, match="unknown term 'focl'"):
+        resolve_loss_name("focl", 3)
     with pytest.raises(ConfigError, match="expected 3"):
         create_loss("ce", 3, class_weights=[1.0, 2.0])
 

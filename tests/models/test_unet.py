@@ -152,7 +152,7 @@ def test_registry_carries_each_models_metadata_and_checks_options() -> None:
     assert [model_entry(n, "gan").conditioning for n in ("dcgan", "cgan", "pix2pix")] == ["none", "class", "image"]
     assert model_entry("unet").choices["stem_stride"] == (1, 2, 4)
     check_model_options("unet-small", "segmentation", {"encoder": "residual", "stem_stride": 4})
-    with pytest.raises(ConfigError, match=r"model.encoder: unknown value 'dense' for unet-small; valid: double, res"):
+    with pytest.raises(ConfigError, match=r"model.encoder: unknown encoder 'dense'; valid: double, residual or a timm"):
         check_model_options("unet-small", "segmentation", {"encoder": "dense"})
     with pytest.raises(ConfigError, match="model.generator: not an option of dcgan"):
         check_model_options("dcgan", "gan", {"generator": "unet"})

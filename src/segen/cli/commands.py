@@ -10,6 +10,8 @@ import click
 
 from segen.cli.options import (
     DEVICES,
+    LOSS_SPEC,
+    NON_NEGATIVE_FLOAT,
     POSITIVE_FLOAT,
     POSITIVE_INT,
     SEED,
@@ -18,7 +20,7 @@ from segen.cli.options import (
     run_training,
     training_options,
 )
-from segen.config import LOSSES_SEG, SegConfig
+from segen.config import SegConfig
 from segen.data.io import DEFAULT_MAX_PIXELS, check_sizes
 from segen.runtime import write_atomic
 
@@ -37,20 +39,29 @@ def seg() -> None:
 @seg.command("train")
 @click.option("--data", "data_root", type=click.Path(), help="Dataset root.")
 @click.option("--format", "data_format", help="Dataset format (default auto: detected; see `segen data formats`).")
-@click.option("--model", help="Registered model name (default unet-small).")
+@click.option("--model", help="Registered model name (default unet-small; see `segen models`).")
+@click.option("--encoder", help="Encoder: double (default), residual, or a timm model such as resnet34 or "
+              "tf_efficientnet_lite0 (see `segen models --encoders`).")
+@click.option("--encoder-weights", metavar="FILE|imagenet", help="Pretrained encoder weights: a safetensors or "
+              "weights-only .pt file, or imagenet (timm's, from the local Hugging Face cache; downloaded when online).")
+@click.option("--freeze-encoder", metavar="PERIOD", help="Keep a pretrained encoder fixed at first: 2epochs, "
+              "500steps, 5m, or off (the default).")
 @click.option("--image-size", type=(POSITIVE_INT, POSITIVE_INT), metavar="H W", help="Training crop size.")
 @click.option("--lr", type=POSITIVE_FLOAT, help="Peak learning rate (AdamW).")
-@click.option("--loss", type=click.Choice(LOSSES_SEG), help="Loss; auto = bce+dice (binary) or ce+dice.")
-@click.option("--class-weights", type=click.Path(), help="Class weights for cross-entropy (YAML from `segen data "
-              "stats --write-weights`).")
+@click.option("--loss", type=LOSS_SPEC, help="Loss: auto (bce+dice for binary data, ce+dice otherwise) or a "
+              "weighted sum of terms such as ce+0.5*lovasz; terms: ce, bce, dice, jaccard, focal, tversky, lovasz, "
+              "lovasz-hinge.")
+@click.option("--class-weights", type=click.Path(), help="Class weights for the loss terms (all but lovasz-hinge; "
+              "YAML from `segen data stats --write-weights`).")
 @training_options
-def seg_train(data_root: str | None, data_format: str | None, model: str | None, image_size: tuple[int, int] | None,
+def seg_train(data_root: str | None, data_format: str | None, model: str | None, encoder: str | None,
+              encoder_weights: str | None, freeze_encoder: str | None, image_size: tuple[int, int] | None,
               lr: float | None, loss: str | None, class_weights: str | None, **shared: Any) -> None:
     """Train a segmentation model."""
     flags = {
-        "model": {"name": model},
+        "model": {"name": model, "encoder": encoder, "encoder_weights": encoder_weights},
         "data": {"root": data_root, "format": data_format, "image_size": list(image_size) if image_size else None},
-        "optim": {"lr": lr},
+        "optim": {"lr": lr, "freeze_encoder": freeze_encoder},
         "loss": loss,
         "class_weights": class_weights,
     }
@@ -90,28 +101,45 @@ def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay
 @click.option("--data", "data_root", required=True, type=click.Path(), help="Dataset root.")
 @click.option("--format", "data_format", default="auto", show_default=True, help="Dataset format.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate (train, val, test).")
-@click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here.")
+@click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here, with each image's "
+              "scores (per_image) to find the worst images.")
+@click.option("--spacing", type=(POSITIVE_FLOAT, POSITIVE_FLOAT), metavar="SY SX", help="Pixel size (rows, "
+              "columns), e.g. in mm: HD95 and ASSD in these units instead of pixels.")
+@click.option("--boundary-tolerance", type=NON_NEGATIVE_FLOAT, default=2.0, show_default=True,
+              metavar="PIXELS", help="Boundary F1 counts a boundary pixel as matched within this distance of the "
+              "other mask's boundary.")
 @click.option("--batch-size", type=POSITIVE_INT, default=4, show_default=True)
 @click.option("--max-pixels", type=POSITIVE_INT, default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse images with more pixels than this (read from the file headers).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, json_out: str | None,
-                 batch_size: int, max_pixels: int, device: str, quiet: bool) -> None:
-    """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall."""
+                 spacing: tuple[float, float] | None, boundary_tolerance: float, batch_size: int, max_pixels: int,
+                 device: str, quiet: bool) -> None:
+    """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall, HD95, ASSD, boundary F1."""
     from segen.inference import Segmenter, evaluate_segmentation, format_scores
     from segen.runtime import resolve_device
 
     if json_out:
         check_output_file(json_out, "--json")
     segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels)
-    scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format)
+    scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format,
+                                   spacing=spacing, boundary_tolerance=boundary_tolerance)
     click.echo(format_scores(scores))
     if json_out:
         path = Path(json_out)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(scores, indent=2))
         click.echo(f"wrote {path}")
+
+
+@cli.command("models")
+@click.option("--encoders", is_flag=True, help="List the encoders a segmentation model can take instead.")
+def models(encoders: bool) -> None:
+    """List the registered models (segmentation and GAN) or, with --encoders, the encoders."""
+    from segen.models import describe_encoders, describe_models
+
+    click.echo(describe_encoders() if encoders else describe_models())
 
 
 @cli.command("demo")

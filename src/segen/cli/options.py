@@ -33,6 +33,24 @@ SEED = click.IntRange(0, MAX_SEED)
 DEVICES = click.Choice(["auto", "cpu", "cuda", "mps"])
 
 
+class LossSpecType(click.ParamType):
+    """A loss spec: auto or a weighted sum of terms, checked by `segen.losses.check_loss_spec`."""
+
+    name = "spec"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from segen.losses import check_loss_spec
+
+        try:
+            check_loss_spec(value)
+        except ConfigError as err:
+            self.fail(str(err), param, ctx)
+        return value
+
+
+LOSS_SPEC = LossSpecType()
+
+
 def check_output_file(path: str | Path, flag: str) -> Path:
     """`path` as a file to write: refused (ConfigError naming it) when it is a folder or lies under a file."""
     path = Path(path)
@@ -116,6 +134,10 @@ def resolve_config(kind: type[SegConfig] | type[GanConfig], config_file: str | N
     kind.from_dict(base, source)  # the file's own keys and types, named after it
     cfg = kind.from_dict(merge(base, flags), config_file or "config").validate()
     check_model_options(cfg.model.name, family, cfg.model.overrides())
+    if isinstance(cfg, SegConfig):
+        from segen.losses import check_loss_spec
+
+        check_loss_spec(cfg.loss)
     return cfg
 
 

@@ -32,7 +32,7 @@ from segen.config.gan import (
 )
 from segen.config.seg import (
     AUGMENT_PRESETS,
-    LOSSES_SEG,
+    NATIVE_ENCODERS,
     AugmentConfig,
     DataConfig,
     ModelConfig,
@@ -41,6 +41,7 @@ from segen.config.seg import (
 )
 
 __all__ = ["AUGMENT_PRESETS", "CONDITIONINGS", "DEVICES", "DIFFAUGMENT_POLICIES", "DIRECTIONS", "GAN_DEFAULT_BATCH",
-           "GAN_LOSSES", "LOSSES_SEG", "PRECISIONS", "RESUMABLE_CHANGES", "SCHEDULES", "AugmentConfig", "DataConfig",
+           "GAN_LOSSES", "NATIVE_ENCODERS",
+           "PRECISIONS", "RESUMABLE_CHANGES", "SCHEDULES", "AugmentConfig", "DataConfig",
            "GanConfig", "GanDataConfig", "GanModelConfig", "GanOptimConfig", "Interval", "ModelConfig", "OptimConfig",
            "SegConfig", "TrainConfig", "check_resume", "from_dict", "load_yaml", "merge", "parse_interval", "to_yaml"]

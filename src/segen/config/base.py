@@ -70,28 +70,32 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Interval:
-    """A period counted in optimiser steps or in seconds of training time; both None means never."""
+    """A period counted in optimiser steps, epochs or seconds of training time; all None means never."""
 
     steps: int | None = None
     seconds: float | None = None
+    epochs: int | None = None
 
 
 _TIME_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 _STEP_UNITS = ("step", "steps")
+_EPOCH_UNITS = ("epoch", "epochs")
 
 
-def parse_interval(text: str, name: str = "train.checkpoint_every") -> Interval:
-    """"10m", "90s", "1h" (training time) or "500steps"; "off" (or "0") means never."""
+def parse_interval(text: str, name: str = "train.checkpoint_every", epochs: bool = False) -> Interval:
+    """"10m", "90s", "1h" (training time), "500steps" or, with `epochs`, "2epochs"; "off" (or "0") means never."""
     value = text.strip().lower()
     if value in ("off", "0", "never", "none"):
         return Interval()
+    units = (*_TIME_UNITS, *_STEP_UNITS, *(_EPOCH_UNITS if epochs else ()))
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]+)", value)
-    if match is None or match.group(2) not in (*_TIME_UNITS, *_STEP_UNITS) or float(match.group(1)) <= 0:
-        raise ConfigError(f"{name}: expected a period such as 10m, 90s, 1h or 500steps, or off; got {text!r}")
+    if match is None or match.group(2) not in units or float(match.group(1)) <= 0:
+        examples = "10m, 90s, 1h, 500steps" + (", 2epochs" if epochs else "")
+        raise ConfigError(f"{name}: expected a period such as {examples}, or off; got {text!r}")
     number, unit = float(match.group(1)), match.group(2)
-    if unit in _STEP_UNITS:
-        _check(number.is_integer(), name, f"a step count must be a whole number, got {text!r}")
-        return Interval(steps=int(number))
+    if unit in (*_STEP_UNITS, *_EPOCH_UNITS):
+        _check(number.is_integer(), name, f"a count of {unit} must be a whole number, got {text!r}")
+        return Interval(steps=int(number)) if unit in _STEP_UNITS else Interval(epochs=int(number))
     return Interval(seconds=number * _TIME_UNITS[unit])
 
 

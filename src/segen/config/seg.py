@@ -6,9 +6,19 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from segen.config.base import SCHEDULES, TrainConfig, _check, _check_choice, _ModelChoice, _plain, from_dict
+from segen.config.base import (
+    SCHEDULES,
+    TrainConfig,
+    _check,
+    _check_choice,
+    _ModelChoice,
+    _plain,
+    from_dict,
+    parse_interval,
+)
 
-LOSSES_SEG = ("auto", "ce", "dice", "ce+dice", "bce", "bce+dice")
+#: segen's own encoders; any other `model.encoder` is a timm model name.
+NATIVE_ENCODERS = ("double", "residual")
 
 
 @dataclass(frozen=True)
@@ -24,9 +34,28 @@ class ModelConfig(_ModelChoice):
     upsampling: str | None = None
     stem_stride: int | None = None
     encoder: str | None = None
+    encoder_weights: str | None = None
+    """Pretrained encoder weights: a file (safetensors or a weights-only state dict) or "imagenet" (timm's, from
+    the local Hugging Face cache or downloaded when online). Loaded once when training starts; checkpoints hold
+    every weight. Not a model option: `overrides()` leaves it out."""
+
+    def overrides(self) -> dict[str, Any]:
+        """Preset overrides that were set (not None), without the weights source."""
+        return {k: v for k, v in super().overrides().items() if k != "encoder_weights"}
+
+    @property
+    def native_encoder(self) -> bool:
+        """Whether the encoder is segen's own (double, residual) rather than a timm model."""
+        return self.encoder in (None, *NATIVE_ENCODERS)
 
     def validate(self) -> None:
         """Types and ranges; the model's name, options and choices are checked by the model registry."""
+        if not self.native_encoder:
+            for name in ("base_width", "stem_stride"):
+                _check(getattr(self, name) is None, f"model.{name}", f"applies to the native encoders "
+                       f"({', '.join(NATIVE_ENCODERS)}) only, not to timm encoder {self.encoder!r}")
+        _check(self.encoder_weights is None or not self.native_encoder, "model.encoder_weights",
+               "needs a pretrained encoder: set model.encoder (--encoder) to a timm model, e.g. resnet34")
         _check(self.stem_stride is None or self.stem_stride >= 1, "model.stem_stride", "must be >= 1")
         _check(self.depth is None or 1 <= self.depth <= 8, "model.depth", "must be between 1 and 8")
         _check(self.base_width is None or self.base_width >= 1, "model.base_width", "must be >= 1")
@@ -104,6 +133,10 @@ class OptimConfig:
     min_lr_ratio: float = 0.01
     grad_clip: float | None = 1.0
     ema_decay: float | None = 0.995
+    encoder_lr_mult: float = 0.1
+    """A pretrained encoder learns at this share of `lr` (the decoder and head at `lr`)."""
+    freeze_encoder: str = "off"
+    """Keep a pretrained encoder fixed for the first part of training: "off", "2epochs", "500steps" or "5m"."""
 
     def validate(self) -> None:
         _check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
@@ -114,6 +147,8 @@ class OptimConfig:
         _check(self.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0")
         _check(0 <= self.min_lr_ratio <= 1, "optim.min_lr_ratio", "must be in [0, 1]")
         _check(self.grad_clip is None or self.grad_clip > 0, "optim.grad_clip", "must be > 0 or null")
+        _check(self.encoder_lr_mult > 0, "optim.encoder_lr_mult", "must be > 0")
+        parse_interval(self.freeze_encoder, "optim.freeze_encoder", epochs=True)
 
 
 @dataclass(frozen=True)
@@ -125,13 +160,17 @@ class SegConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     loss: str = "auto"
+    """auto (bce+dice for binary data, ce+dice otherwise) or a weighted sum of loss terms such as ce+0.5*lovasz;
+    the terms are checked by `segen.losses.check_loss_spec` (when the config is resolved and when training)."""
     class_weights: list[float] | str | None = None
-    """One cross-entropy weight per class, or the YAML file holding them (`segen data stats --write-weights`);
-    a run resolves a file to its values once the data's classes are known and records those."""
+    """One weight per class for every loss term (all but lovasz-hinge), or the YAML file holding them
+    (`segen data stats --write-weights`); a run resolves a file to its values once the data's classes are known
+    and records those."""
 
     def validate(self) -> SegConfig:
         """Check every value; raise ConfigError naming the first bad one."""
-        _check_choice(self.loss, LOSSES_SEG, "loss")
+        _check(bool(self.loss.strip()), "loss", "must name a loss: auto, or a sum of terms such as ce+dice or "
+               "ce+0.5*lovasz")
         _check(not isinstance(self.class_weights, list) or all(w > 0 for w in self.class_weights), "class_weights",
                f"every weight must be > 0, got {self.class_weights} (a zero weight makes the loss 0/0 on a batch "
                "holding only that class; mark pixels to skip with the ignore value instead)")

@@ -17,6 +17,7 @@ from segen.metrics import logits_to_labels
 from segen.models import create_model
 from segen.preprocess import UINT8_MAX, from_unit, match_channels, normalise
 from segen.reports import default_palette
+from segen.runtime import memory_format
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Segmenter:
     def __init__(self, model: torch.nn.Module, info: ModelInfo, device: str | torch.device = "cpu",
                  max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
         self.device = torch.device(device)
-        self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
+        self.model = model.to(self.device).to(memory_format=memory_format(self.device)).eval()
         self.info = info
         self.max_pixels = max_pixels
         self._mean = torch.tensor(info.mean, device=self.device).view(1, -1, 1, 1)
@@ -79,7 +80,7 @@ class Segmenter:
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """N,C,H,W images (integers in 0..max_value, or floats in [0, 1]) -> float logits N,K,H,W, same size."""
         x = normalise(images.to(self.device), self._mean, self._std, self.info.max_value)
-        return self.model(x.contiguous(memory_format=torch.channels_last)).float()
+        return self.model(x.contiguous(memory_format=memory_format(self.device))).float()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Per-class probabilities N,C,H,W (two channels, background and foreground, for binary models)."""

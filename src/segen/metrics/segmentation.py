@@ -64,14 +64,14 @@ class ConfusionMatrix:
                 "pixel_share": t / total if total > 0 else None,
             }
         return {
-            "mean_iou": _mean(s["iou"] for s in per_class.values()),
-            "mean_dice": _mean(s["dice"] for s in per_class.values()),
+            "mean_iou": mean_where_defined(s["iou"] for s in per_class.values()),
+            "mean_dice": mean_where_defined(s["dice"] for s in per_class.values()),
             "pixel_accuracy": float(tp.sum()) / total if total > 0 else None,
-            "mean_class_accuracy": _mean(s["recall"] for s in per_class.values()),
+            "mean_class_accuracy": mean_where_defined(s["recall"] for s in per_class.values()),
             "per_class": per_class,
         }
 
 
-def _mean(values: Any) -> float | None:
+def mean_where_defined(values: Any) -> float | None:
     scored = [v for v in values if v is not None]
     return sum(scored) / len(scored) if scored else None

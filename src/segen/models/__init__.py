@@ -1,5 +1,6 @@
 """Model architectures and the model registry."""
 
+from segen.models.encoders import TimmEncoder, describe_encoders
 from segen.models.gan import (
     DCGANDiscriminator,
     DCGANGenerator,
@@ -14,6 +15,7 @@ from segen.models.registry import (
     ModelEntry,
     check_model_options,
     create_model,
+    describe_models,
     list_models,
     model_defaults,
     model_entry,
@@ -30,12 +32,15 @@ __all__ = [
     "PatchDiscriminator",
     "Pix2PixGenerator",
     "ProjectionDiscriminator",
+    "TimmEncoder",
     "UNet",
     "UNetDecoder",
     "UNetEncoder",
     "UNetTranslator",
     "check_model_options",
     "create_model",
+    "describe_encoders",
+    "describe_models",
     "list_models",
     "model_defaults",
     "model_entry",

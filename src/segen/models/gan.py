@@ -349,7 +349,7 @@ class GANPair(nn.Module):
         return torch.randn(n, self.latent_dim, generator=generator, device=source).to(device)
 
 
-_DCGAN = {"image_size": (64, 64), "channels": 3, "latent_dim": 128, "width": 64, "d_width": 64,
+_DCGAN: dict[str, Any] = {"image_size": (64, 64), "channels": 3, "latent_dim": 128, "width": 64, "d_width": 64,
           "g_norm": "batch", "d_norm": "batch", "d_spectral_norm": False}
 
 

@@ -19,6 +19,8 @@ from segen.config import CONDITIONINGS
 from segen.errors import ConfigError
 
 Builder = Callable[..., nn.Module]
+#: Checks an option's value: None if valid, else what is wrong with it (for options too open for a list of choices).
+OptionCheck = Callable[[Any], str | None]
 FAMILIES = ("segmentation", "gan")
 
 
@@ -32,6 +34,7 @@ class ModelEntry:
     defaults: dict[str, Any]
     conditioning: str | None = None
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    checks: dict[str, OptionCheck] = field(default_factory=dict)
 
     @property
     def options(self) -> set[str]:
@@ -46,9 +49,11 @@ _ENTRIES: dict[str, ModelEntry] = {}
 
 
 def register_model(name: str, family: str = "segmentation", *, conditioning: str | None = None,
-                   choices: dict[str, tuple[Any, ...]] | None = None, **defaults: Any) -> Callable[[Builder], Builder]:
+                   choices: dict[str, tuple[Any, ...]] | None = None, checks: dict[str, OptionCheck] | None = None,
+                   **defaults: Any) -> Callable[[Builder], Builder]:
     """Register `builder` under `name` in `family`; `defaults` are its preset arguments, `choices` the valid
-    values of its choice-valued options, `conditioning` (GANs) what its generator takes."""
+    values of its choice-valued options, `checks` the checks of open-valued ones (such as an encoder name),
+    `conditioning` (GANs) what its generator takes."""
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}")
     if (family == "gan") != (conditioning in CONDITIONINGS):
@@ -57,7 +62,8 @@ def register_model(name: str, family: str = "segmentation", *, conditioning: str
     def decorate(builder: Builder) -> Builder:
         if name in _ENTRIES:
             raise ValueError(f"model {name!r} is already registered")
-        _ENTRIES[name] = ModelEntry(name, family, builder, dict(defaults), conditioning, dict(choices or {}))
+        _ENTRIES[name] = ModelEntry(name, family, builder, dict(defaults), conditioning, dict(choices or {}),
+                                    dict(checks or {}))
         return builder
 
     return decorate
@@ -67,6 +73,18 @@ def list_models(family: str | None = None) -> list[str]:
     """Names of the registered models (of one family when given), sorted."""
     _ensure_loaded()
     return sorted(n for n, e in _ENTRIES.items() if family is None or e.family == family)
+
+
+def describe_models() -> str:
+    """The registered models by family, each with the first line of its builder's docstring."""
+    _ensure_loaded()
+    lines = []
+    for family in FAMILIES:
+        lines.append(f"{family}:")
+        for name in list_models(family):
+            doc = (inspect.getdoc(_ENTRIES[name].builder) or "").splitlines()
+            lines.append(f"  {name:<16} {doc[0] if doc else ''}".rstrip())
+    return "\n".join(lines)
 
 
 def model_entry(name: str, family: str | None = None) -> ModelEntry:
@@ -94,6 +112,10 @@ def check_model_options(name: str, family: str, options: dict[str, Any]) -> None
         if valid is not None and value not in valid:
             raise ConfigError(f"model.{option}: unknown value {value!r} for {name}; valid: "
                               f"{', '.join(str(v) for v in valid)}", kind="invalid")
+        check = entry.checks.get(option)
+        problem = check(value) if check is not None else None
+        if problem:
+            raise ConfigError(f"model.{option}: {problem}", kind="invalid")
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:

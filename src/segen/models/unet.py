@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from segen.models.registry import register_model
+from segen.config import NATIVE_ENCODERS
+from segen.models.encoders.timm_encoder import TimmEncoder, is_timm_encoder
+from segen.models.registry import OptionCheck, register_model
 from segen.nn import ACTIVATIONS, NORMS, UPSAMPLINGS, ConvNormAct, DoubleConv, ResidualLevel, UpBlock, pad_to_multiple
 
 
@@ -55,26 +57,40 @@ class UNetEncoder(nn.Module):
 
 
 class UNetDecoder(nn.Module):
-    """Expanding path: from the coarsest feature map up, fusing each skip connection.
+    """Expanding path over an encoder's features (each level half the resolution of the one before): from the
+    coarsest up, fusing each skip connection; then, when the finest feature is at 1/2 or 1/4 resolution (timm
+    encoders), up-sampling stages without skips back to full resolution, halving the width each time.
 
     The `dropout_levels` innermost blocks end in dropout `dropout` (pix2pix's noise source).
     """
 
-    def __init__(self, widths: list[int], upsampling: str, norm: str, act: str, dropout: float = 0.0,
-                 dropout_levels: int = 0) -> None:
+    def __init__(self, channels: list[int], upsampling: str, norm: str, act: str, dropout: float = 0.0,
+                 dropout_levels: int = 0, reductions: list[int] | None = None) -> None:
         super().__init__()
-        levels = len(widths) - 1
+        reductions = reductions or [2**i for i in range(len(channels))]
+        if any(b != 2 * a for a, b in pairwise(reductions)) or reductions[0] & (reductions[0] - 1):
+            raise ValueError(f"the encoder's features must be at successive halvings, got reductions {reductions}")
+        levels = len(channels) - 1
         self.blocks = nn.ModuleList(
-            UpBlock(widths[i + 1], widths[i], widths[i], upsampling, norm, act,
+            UpBlock(channels[i + 1], channels[i], channels[i], upsampling, norm, act,
                     dropout if levels - i <= dropout_levels else 0.0)
             for i in reversed(range(levels)))
-        self.out_channels = widths[0]
+        widths = [channels[0]]
+        for _ in range(reductions[0].bit_length() - 1):
+            widths.append(max(MIN_DECODER_WIDTH, widths[-1] // 2))
+        self.extra = nn.ModuleList(UpBlock(cin, 0, cout, upsampling, norm, act) for cin, cout in pairwise(widths))
+        self.out_channels = widths[-1]
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x = features[-1]
         for block, skip in zip(self.blocks, reversed(features[:-1]), strict=True):
             x = block(x, skip)
+        for block in self.extra:
+            x = block(x, None)
         return x
+
+
+MIN_DECODER_WIDTH = 16  # the thinnest up-sampling stage after a timm encoder's finest feature (smp's last width)
 
 
 class Stem(nn.Module):
@@ -120,66 +136,92 @@ class UNet(nn.Module):
     `encoder` is "double" (two 3x3 convolutions per level, as the paper) or "residual" (two residual blocks).
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int = 4, base_width: int = 64,
+    def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int | None = None, base_width: int = 64,
                  norm: str = "batch", activation: str = "relu", dropout: float = 0.0,
                  upsampling: str = "transpose", stem_stride: int = 1, decoder_dropout: float = 0.0,
                  encoder: str = "double") -> None:
         super().__init__()
-        if in_channels < 1 or num_classes < 1 or depth < 1 or base_width < 1:
+        if in_channels < 1 or num_classes < 1 or (depth is not None and depth < 1) or base_width < 1:
             raise ValueError("in_channels, num_classes, depth and base_width must be >= 1")
-        if encoder not in ENCODERS:
-            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {encoder!r}")
         if stem_stride not in STEM_STRIDES:
             raise ValueError(f"stem_stride must be 1, 2 or 4, got {stem_stride}")
-        widths = [base_width * 2**i for i in range(depth + 1)]
-        self.depth = depth
         self.num_classes = num_classes
         self.stem: Stem | None = None
         self.stem_stride = stem_stride
-        body_in = in_channels
-        if stem_stride > 1:
-            self.stem = Stem(in_channels, base_width, stem_stride, upsampling, norm, activation)
-            body_in = base_width
-        self.encoder = UNetEncoder(body_in, widths, norm, activation, dropout, residual=encoder == "residual")
-        self.decoder = UNetDecoder(widths, upsampling, norm, activation, decoder_dropout, DECODER_DROPOUT_LEVELS)
-        head_in = self.stem.out_channels if self.stem is not None else widths[0]
+        self.bottleneck_dropout: nn.Module = nn.Identity()
+        self.encoder: UNetEncoder | TimmEncoder
+        if encoder in NATIVE_ENCODERS:
+            self._native_encoder(in_channels, depth or NATIVE_DEPTH, base_width, norm, activation, dropout,
+                                 upsampling, encoder)
+        else:
+            if stem_stride != 1:
+                raise ValueError("stem_stride applies to the native encoders (double, residual) only")
+            self.encoder = TimmEncoder(encoder, in_channels, depth)
+            self.bottleneck_dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.size_multiple = max(self.encoder.reductions) * stem_stride
+        self.decoder = UNetDecoder(self.encoder.out_channels, upsampling, norm, activation, decoder_dropout,
+                                   DECODER_DROPOUT_LEVELS, self.encoder.reductions)
+        head_in = self.stem.out_channels if self.stem is not None else self.decoder.out_channels
         self.head = nn.Conv2d(head_in, num_classes, kernel_size=1)
 
+    def _native_encoder(self, in_channels: int, depth: int, base_width: int, norm: str, activation: str,
+                        dropout: float, upsampling: str, encoder: str) -> None:
+        widths = [base_width * 2**i for i in range(depth + 1)]
+        body_in = in_channels
+        if self.stem_stride > 1:
+            self.stem = Stem(in_channels, base_width, self.stem_stride, upsampling, norm, activation)
+            body_in = base_width
+        self.encoder = UNetEncoder(body_in, widths, norm, activation, dropout, residual=encoder == "residual")
+
     @property
-    def size_multiple(self) -> int:
-        """Inputs are padded to a multiple of this inside the model."""
-        return 2**self.depth * self.stem_stride
+    def depth(self) -> int:
+        """Halvings from the input to the coarsest feature map (within the U-Net body)."""
+        return max(self.encoder.reductions).bit_length() - 1
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's features of a padded input, finest first (the deepest after bottleneck dropout)."""
+        features = self.encoder(x)
+        return [*features[:-1], self.bottleneck_dropout(features[-1])]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         x = pad_to_multiple(x, self.size_multiple)
         if self.stem is None:
-            return self.head(self.decoder(self.encoder(x)))[..., :h, :w]
+            return self.head(self.decoder(self.features(x)))[..., :h, :w]
         body_in, kept = self.stem.enter(x)
-        out = self.stem.leave(self.decoder(self.encoder(body_in)), kept)
+        out = self.stem.leave(self.decoder(self.features(body_in)), kept)
         return self.head(out)[..., :h, :w]
 
 
-ENCODERS = ("double", "residual")
+NATIVE_DEPTH = 4  # the native encoders' default halvings (the paper's)
 STEM_STRIDES = (1, 2, 4)
-_CHOICES: dict[str, tuple[Any, ...]] = {"encoder": ENCODERS, "stem_stride": STEM_STRIDES, "norm": NORMS,
-                                        "activation": ACTIVATIONS, "upsampling": UPSAMPLINGS}
-_COMMON: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": 4, "norm": "batch", "activation": "relu",
+_CHOICES: dict[str, tuple[Any, ...]] = {"stem_stride": STEM_STRIDES, "norm": NORMS, "activation": ACTIVATIONS,
+                                        "upsampling": UPSAMPLINGS}
+def check_encoder(name: Any) -> str | None:
+    """None if `name` is a native encoder or a timm model, else why not."""
+    if name in NATIVE_ENCODERS or (isinstance(name, str) and is_timm_encoder(name)):
+        return None
+    return (f"unknown encoder {name!r}; valid: {', '.join(NATIVE_ENCODERS)} or a timm model such as resnet34 "
+            "(see `segen models --encoders`)")
+
+
+_CHECKS: dict[str, OptionCheck] = {"encoder": check_encoder}
+_COMMON: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": None, "norm": "batch", "activation": "relu",
            "dropout": 0.0, "upsampling": "transpose", "stem_stride": 1,
            "decoder_dropout": 0.0, "encoder": "double"}
 
 
-@register_model("unet", choices=_CHOICES, **_COMMON, base_width=64)
+@register_model("unet", choices=_CHOICES, checks=_CHECKS, **_COMMON, base_width=64)
 def unet(**kwargs: object) -> UNet:
     """The original U-Net widths, 64 to 1024 (31 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-@register_model("unet-medium", choices=_CHOICES, **_COMMON, base_width=32)
+@register_model("unet-medium", choices=_CHOICES, checks=_CHECKS, **_COMMON, base_width=32)
 def unet_medium(**kwargs: object) -> UNet:
     """Half the original widths, 32 to 512 (7.8 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-@register_model("unet-small", choices=_CHOICES, **_COMMON, base_width=16)
+@register_model("unet-small", choices=_CHOICES, checks=_CHECKS, **_COMMON, base_width=16)
 def unet_small(**kwargs: object) -> UNet:
     """A quarter of the original widths, 16 to 256 (1.9 M parameters): fast on CPUs."""
     return UNet(**kwargs)  # type: ignore[arg-type]

@@ -89,7 +89,8 @@ class ResidualLevel(nn.Sequential):
 
 
 class UpBlock(nn.Module):
-    """Doubles the resolution, concatenates the skip at that level, then a DoubleConv.
+    """Doubles the resolution, concatenates the skip at that level (if any: `cskip` 0 takes none), then a
+    DoubleConv.
 
     `mode="transpose"` uses a 2x2 transposed convolution (the original up-convolution);
     `mode="bilinear"` uses bilinear up-sampling followed by a 1x1 convolution.
@@ -107,8 +108,9 @@ class UpBlock(nn.Module):
             raise ValueError(f"unknown up-sampling {mode!r}")
         self.conv = DoubleConv(cout + cskip, cout, norm, act, dropout)
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.cat([skip, self.up(x)], dim=1))
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
+        x = self.up(x)
+        return self.conv(x if skip is None else torch.cat([skip, x], dim=1))
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

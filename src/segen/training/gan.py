@@ -37,7 +37,7 @@ from segen.reports.grid import image_grid, save_png
 from segen.runtime import amp_dtype, autocast, cpu_state, make_grad_scaler
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
-from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, start_run
+from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState, start_run
 
 DIFFAUGMENT_ALL = ("color", "translation", "cutout")
 SMALL_DATASET = 5000
@@ -143,6 +143,9 @@ class GanTask:
     def train_batches(self, epoch: int, start_step: int) -> Iterable[Any]:
         self.sampler.set_epoch(epoch, start_step)
         return self.loader
+
+    def before_step(self, state: TrainerState) -> None:
+        """Nothing to prepare: a GAN's phases are set within its step."""
 
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
         self.generator.train()

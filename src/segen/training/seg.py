@@ -24,16 +24,17 @@ from segen.data import (
 )
 from segen.data.seg.stats import load_class_weights
 from segen.errors import ConfigError
-from segen.losses import create_loss, resolve_loss_name
+from segen.losses import check_loss_spec, create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model
 from segen.preprocess import normalise
-from segen.runtime import amp_dtype, autocast, cpu_state, ignore_interrupts, make_grad_scaler
+from segen.runtime import amp_dtype, autocast, cpu_state, ignore_interrupts, make_grad_scaler, memory_format
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.schedule import lr_factor
-from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, start_run
+from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState, start_run
+from segen.training.transfer import EncoderFreeze, input_normalisation, load_pretrained, parameter_groups
 
 
 def class_weights(weights: list[float] | str | None, num_classes: int) -> list[float] | None:
@@ -61,7 +62,8 @@ class SegmentationTask:
     monitor_mode = "max"
     nonfinite_hint = "try a lower --lr; class weights must all be > 0"
 
-    def __init__(self, cfg: SegConfig, data: SegmentationData, device: torch.device) -> None:
+    def __init__(self, cfg: SegConfig, data: SegmentationData, device: torch.device, pretrained: bool = True) -> None:
+        """`pretrained`: load `cfg.model.encoder_weights` (a resumed run takes every weight from its checkpoint)."""
         self.cfg = cfg
         self.data = data
         self.device = device
@@ -69,15 +71,19 @@ class SegmentationTask:
         self.loss_name = resolve_loss_name(cfg.loss, num_classes)
         self.model_kwargs = {**cfg.model.overrides(), "in_channels": data.channels,
                              "num_classes": model_outputs(self.loss_name, num_classes)}
-        self.model = create_model(cfg.model.name, **self.model_kwargs).to(device).to(memory_format=torch.channels_last)
+        model = create_model(cfg.model.name, **self.model_kwargs)
+        self.weights_file = load_pretrained(model, cfg) if pretrained else None
+        self.model = model.to(device).to(memory_format=memory_format(device))
+        self.freeze = EncoderFreeze(self.model, cfg)
         weights = class_weights(cfg.class_weights, num_classes)
         self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, weights).to(device)
-        self.optimizer = _adamw(self.model, cfg)
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, cfg), lr=cfg.optim.lr, betas=cfg.optim.betas)
         self.ema = ModelEma(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.precision)
         self.scaler = make_grad_scaler(self.amp)
-        self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
-        self.std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
+        self.norm_mean, self.norm_std = input_normalisation(cfg, data.channels, data.mean, data.std)
+        self.mean = torch.tensor(self.norm_mean, device=device).view(1, -1, 1, 1)
+        self.std = torch.tensor(self.norm_std, device=device).view(1, -1, 1, 1)
         self.metric = ConfusionMatrix(num_classes, cfg.data.ignore_index, data.classes.names, device)
         self._build_loaders()
 
@@ -108,15 +114,19 @@ class SegmentationTask:
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
         x = normalise(images, self.mean, self.std, self.data.max_value)
-        return x.contiguous(memory_format=torch.channels_last)
+        return x.contiguous(memory_format=memory_format(self.device))
+
+    def before_step(self, state: TrainerState) -> None:
+        self.freeze.update(state.epoch, state.step, state.elapsed)
 
     def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
         images, masks = batch
         o = self.cfg.optim
         lr = o.lr * lr_factor(step, progress, o.warmup_steps, o.schedule, o.min_lr_ratio)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_mult"]
         self.model.train()
+        self.freeze.hold_statistics()
         x, y = self._inputs(images), masks.to(self.device, non_blocking=True).long()
         with autocast(self.device, self.amp):
             loss = self.loss(self.model(x), y)
@@ -178,22 +188,14 @@ class SegmentationTask:
         classes, data = self.data.classes, self.data
         model = ModelSpec(self.cfg.model.name, self.model_kwargs, cpu_state(self.eval_model))
         return model, SegDataSpec(
-            class_names=list(classes.names), colors=[list(c) for c in classes.colors], mean=list(data.mean),
-            std=list(data.std), channels=data.channels, ignore_index=self.cfg.data.ignore_index,
+            class_names=list(classes.names), colors=[list(c) for c in classes.colors], mean=list(self.norm_mean),
+            std=list(self.norm_std), channels=data.channels, ignore_index=self.cfg.data.ignore_index,
             binary_255=data.binary_255, format=data.format, loss=self.loss_name, max_value=float(data.max_value))
 
 
 def evaluation_loader(dataset: SegmentationDataset, batch_size: int, common: dict[str, Any]) -> DataLoader:
     """Full-size images, batched by equal size, in dataset order."""
     return DataLoader(dataset, batch_sampler=SizeGroupedBatches(dataset.sizes, batch_size), **common)
-
-
-def _adamw(model: nn.Module, cfg: SegConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on convolution weights only (not on norms and biases)."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=cfg.optim.betas)
 
 
 def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = True,
@@ -208,13 +210,17 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
         callbacks, step_callbacks: see `Trainer`.
     """
     device, resume_from = start_run(cfg, "segmentation", SegmentationTask.kind, resume)
+    check_loss_spec(cfg.loss)
     if isinstance(cfg.class_weights, str):
         load_class_weights(Path(cfg.class_weights), None)  # a missing or malformed file fails before the data loads
     data = load_segmentation_data(cfg.data, cfg.train.seed)
     cfg = replace(cfg, class_weights=class_weights(cfg.class_weights, data.classes.num_classes))
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
-    trainer = Trainer(SegmentationTask(cfg, data, device), cfg, progress, callbacks, step_callbacks)
+    task = SegmentationTask(cfg, data, device, pretrained=resume_from is None)
+    if task.weights_file is not None:
+        print(f"note: encoder {cfg.model.encoder} starts from {task.weights_file}", file=sys.stderr)
+    trainer = Trainer(task, cfg, progress, callbacks, step_callbacks)
     trainer.prepare(resume_from, resume)
     state = trainer.fit()
     return RunResult(cfg.train.out, state, trainer.interrupted, data.notes)
