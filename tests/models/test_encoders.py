@@ -148,3 +148,21 @@ def test_models_and_encoders_are_listed() -> None:
     assert "segmentation:" in listing and "unet-small" in listing and "pix2pix" in listing
     encoders = describe_encoders()
     assert "double" in encoders and "tf_efficientnet_lite0" in encoders and "features_only" in encoders
+
+
+@pytest.mark.parametrize(("mode", "batch", "held"), [("auto", 4, True), ("auto", 16, False), ("train", 4, False),
+                                                     ("frozen", 32, True)])
+def test_a_pretrained_encoders_batchnorm_statistics_by_mode(mode: str, batch: int, held: bool) -> None:
+    cfg = SegConfig(model=ModelConfig(encoder="resnet18", encoder_weights="w.pt"), data=DataConfig(root="d"),
+                    optim=OptimConfig(encoder_bn=mode), train=TrainConfig(out="o", batch_size=batch))
+    model = create_model("unet-small", num_classes=2, encoder="resnet18")
+    freeze = EncoderFreeze(model, cfg)
+    freeze.update(epoch=0, step=0, elapsed=0.0)
+    model.train()
+    freeze.hold_statistics()
+    norms = [m for m in model.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.training != held for m in norms)
+    assert model.decoder.training and all(p.requires_grad for p in model.encoder.parameters())
+    before = norms[0].running_mean.clone()
+    model(torch.randn(2, 3, 32, 32))
+    assert torch.equal(norms[0].running_mean, before) == held

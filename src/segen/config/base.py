@@ -34,6 +34,23 @@ class _ModelChoice:
                 if f.name != "name" and getattr(self, f.name) is not None}
 
 
+class _RunConfig:
+    """What every run's config (SegConfig, GanConfig) shares: its four sections and their plain-dict form."""
+
+    model: Any
+    data: Any
+    optim: Any
+    train: TrainConfig
+
+    def _validate_sections(self) -> None:
+        for section in (self.model, self.data, self.optim, self.train):
+            section.validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML- and checkpoint-safe)."""
+        return _plain(dataclasses.asdict(self))  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How long and where to train."""

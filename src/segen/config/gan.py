@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from segen.config.base import TrainConfig, _check, _check_choice, _ModelChoice, _plain, from_dict
+from segen.config.base import TrainConfig, _check, _check_choice, _ModelChoice, _RunConfig, from_dict
 
 #: What a GAN's generator takes besides noise, and so which data it trains on: nothing (images alone), a
 #: class label (labelled images) or an image (image-to-image pairs).
@@ -108,7 +107,7 @@ def _gan_train_defaults() -> TrainConfig:
 
 
 @dataclass(frozen=True)
-class GanConfig:
+class GanConfig(_RunConfig):
     """Everything that defines a GAN training run.
 
     `sample_every` writes a sample grid from fixed latents (or fixed validation inputs) every so many
@@ -128,15 +127,8 @@ class GanConfig:
         _check_choice(self.loss, GAN_LOSSES, "loss")
         _check(self.sample_every >= 1, "sample_every", "must be >= 1")
         _check(1 <= self.sample_count <= 1024, "sample_count", "must be between 1 and 1024")
-        self.model.validate()
-        self.data.validate()
-        self.optim.validate()
-        self.train.validate()
+        self._validate_sections()
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (YAML- and checkpoint-safe)."""
-        return _plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> GanConfig:

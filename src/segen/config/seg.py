@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,11 +11,14 @@ from segen.config.base import (
     _check,
     _check_choice,
     _ModelChoice,
-    _plain,
+    _RunConfig,
     from_dict,
     parse_interval,
 )
 
+ENCODER_BN_MODES = ("auto", "train", "frozen")
+#: Batches below this size keep a pretrained encoder's BatchNorm statistics under `encoder_bn: auto`.
+SMALL_BATCH = 16
 #: segen's own encoders; any other `model.encoder` is a timm model name.
 NATIVE_ENCODERS = ("double", "residual")
 
@@ -137,6 +139,9 @@ class OptimConfig:
     """A pretrained encoder learns at this share of `lr` (the decoder and head at `lr`)."""
     freeze_encoder: str = "off"
     """Keep a pretrained encoder fixed for the first part of training: "off", "2epochs", "500steps" or "5m"."""
+    encoder_bn: str = "auto"
+    """A pretrained encoder's BatchNorm statistics: "train" (updated from each batch), "frozen" (kept as
+    pretrained), or "auto": frozen for batches below 16 images, whose statistics are too noisy to replace them."""
 
     def validate(self) -> None:
         _check(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
@@ -149,10 +154,11 @@ class OptimConfig:
         _check(self.grad_clip is None or self.grad_clip > 0, "optim.grad_clip", "must be > 0 or null")
         _check(self.encoder_lr_mult > 0, "optim.encoder_lr_mult", "must be > 0")
         parse_interval(self.freeze_encoder, "optim.freeze_encoder", epochs=True)
+        _check_choice(self.encoder_bn, ENCODER_BN_MODES, "optim.encoder_bn")
 
 
 @dataclass(frozen=True)
-class SegConfig:
+class SegConfig(_RunConfig):
     """Everything that defines a segmentation training run."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -174,15 +180,8 @@ class SegConfig:
         _check(not isinstance(self.class_weights, list) or all(w > 0 for w in self.class_weights), "class_weights",
                f"every weight must be > 0, got {self.class_weights} (a zero weight makes the loss 0/0 on a batch "
                "holding only that class; mark pixels to skip with the ignore value instead)")
-        self.model.validate()
-        self.data.validate()
-        self.optim.validate()
-        self.train.validate()
+        self._validate_sections()
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (YAML- and checkpoint-safe)."""
-        return _plain(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> SegConfig:

@@ -313,14 +313,8 @@ def _hwc(images: torch.Tensor) -> list[np.ndarray]:
 
 def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
               callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> RunResult:
-    """Train a GAN as configured; the run folder is `cfg.train.out`.
-
-    Args:
-        cfg: the run configuration (validated here).
-        resume: continue the run in `cfg.train.out` from its `last.pt`.
-        progress: show a progress bar.
-        callbacks, step_callbacks: see `Trainer`.
-    """
+    """Train a GAN as configured; the run folder is `cfg.train.out`. The arguments are those of
+    `segen.training.train_segmentation`."""
     device, resume_from = start_run(cfg, "gan", GanTask.kind, resume)
     task = GanTask(cfg, load_gan_data(cfg), device)
     if task.augment_ops:

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from segen.config import SegConfig, parse_interval
+from segen.config import SMALL_BATCH, SegConfig, parse_interval
 from segen.models.encoders.timm_encoder import (
     TimmEncoder,
     load_encoder_weights,
@@ -69,11 +69,14 @@ def parameter_groups(model: nn.Module, cfg: SegConfig) -> list[dict[str, Any]]:
 
 class EncoderFreeze:
     """Keeps a pretrained encoder fixed (no gradients, BatchNorm statistics frozen) until `optim.freeze_encoder`
-    of training has passed; `update` is called before every step with where the run stands."""
+    of training has passed, and its BatchNorm statistics as pretrained under `optim.encoder_bn`; `update` is
+    called before every step with where the run stands."""
 
     def __init__(self, model: nn.Module, cfg: SegConfig) -> None:
         self.encoder = pretrained_encoder(model) if cfg.model.encoder_weights is not None else None
         self.period = parse_interval(cfg.optim.freeze_encoder, "optim.freeze_encoder", epochs=True)
+        mode = cfg.optim.encoder_bn
+        self.hold_bn = mode == "frozen" or (mode == "auto" and cfg.train.batch_size < SMALL_BATCH)
         self.frozen = False
 
     def due(self, epoch: int, step: int, elapsed: float) -> bool:
@@ -91,6 +94,13 @@ class EncoderFreeze:
                 param.requires_grad_(not self.frozen)
 
     def hold_statistics(self) -> None:
-        """While frozen, keep the encoder's BatchNorm statistics too; call after `model.train()`."""
-        if self.frozen and self.encoder is not None:
+        """Keep the encoder's BatchNorm statistics while it is frozen, and always under `optim.encoder_bn`
+        frozen (or auto with a small batch); call after `model.train()`."""
+        if self.encoder is None:
+            return
+        if self.frozen:
             self.encoder.eval()
+        elif self.hold_bn:
+            for module in self.encoder.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
