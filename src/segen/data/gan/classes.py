@@ -10,18 +10,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from segen.data.gan.common import GAN_IMAGE_SUFFIXES, check_folder, checked_size, resolve_class_names, subfolders
 from segen.data.gan.images import ImageFiles, open_unlabelled
-from segen.data.gan.layouts import (
-    GAN_IMAGE_SUFFIXES,
-    GanDataInfo,
-    GanRequest,
-    LayoutBase,
-    check_folder,
-    checked_size,
-    register_gan_layout,
-    resolve_class_names,
-    subfolders,
-)
+from segen.data.gan.layouts import GanDataInfo, GanRequest, LayoutBase, register_gan_layout
 from segen.data.readers import is_image_file, iter_images, list_images
 from segen.errors import ConfigError, DataError
 

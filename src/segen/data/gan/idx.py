@@ -17,15 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from segen.data.gan.layouts import (
-    GanDataInfo,
-    GanRequest,
-    LayoutBase,
-    check_folder,
-    checked_size,
-    register_gan_layout,
-    resolve_class_names,
-)
+from segen.data.gan.common import check_folder, checked_size, resolve_class_names
+from segen.data.gan.layouts import GanDataInfo, GanRequest, LayoutBase, register_gan_layout
 from segen.data.readers import fit_image
 from segen.errors import ConfigError, DataError
 

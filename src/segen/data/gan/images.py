@@ -9,16 +9,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from segen.data.gan.layouts import (
-    GAN_IMAGE_SUFFIXES,
-    GanDataInfo,
-    GanRequest,
-    LayoutBase,
-    Size,
-    check_folder,
-    checked_size,
-    register_gan_layout,
-)
+from segen.data.gan.common import GAN_IMAGE_SUFFIXES, Size, check_folder, checked_size
+from segen.data.gan.layouts import GanDataInfo, GanRequest, LayoutBase, register_gan_layout
 from segen.data.gan.pairs import open_pairs
 from segen.data.io import image_channels
 from segen.data.io import image_size as stored_size

@@ -15,18 +15,8 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2.functional import crop, horizontal_flip
 
-from segen.data.gan.layouts import (
-    DIRECTIONS,
-    GAN_IMAGE_SUFFIXES,
-    GanDataInfo,
-    GanRequest,
-    LayoutBase,
-    Size,
-    check_folder,
-    checked_size,
-    get_gan_layout,
-    register_gan_layout,
-)
+from segen.data.gan.common import GAN_IMAGE_SUFFIXES, Size, check_folder, checked_size
+from segen.data.gan.layouts import DIRECTIONS, GanDataInfo, GanRequest, LayoutBase, get_gan_layout, register_gan_layout
 from segen.data.io import image_channels
 from segen.data.io import image_size as stored_size
 from segen.data.readers import files_by_stem, fit_image, pair_by_key, read_uint8, resize_image, wide_range
