@@ -8,6 +8,7 @@ import torch
 from segen.errors import ConfigError
 from segen.models import UNet, create_model, list_models, model_defaults
 from segen.nn import ResidualBlock
+from segen.training.seg import supervised_loss
 
 MACS_RATIO_RESNET_LAYOUT_SMALL = 2.0  # the residual encoder doubles the encoder's work, not more
 
@@ -25,8 +26,8 @@ def test_every_preset_keeps_odd_input_size(name: str, num_classes: int) -> None:
 @pytest.mark.parametrize("name", list_models("segmentation"))
 def test_every_preset_trains(name: str) -> None:
     model = create_model(name, in_channels=1, num_classes=2).train()
-    out = model(torch.randn(2, 1, 37, 45))
-    torch.nn.functional.cross_entropy(out, torch.randint(0, 2, (2, 37, 45))).backward()
+    out = model(torch.randn(2, 1, 37, 45))  # deeply supervised models return (main, auxiliary outputs)
+    supervised_loss(torch.nn.CrossEntropyLoss(), out, torch.randint(0, 2, (2, 37, 45))).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 
 

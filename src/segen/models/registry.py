@@ -79,11 +79,12 @@ def describe_models() -> str:
     """The registered models by family, each with the first line of its builder's docstring."""
     _ensure_loaded()
     lines = []
+    width = max([16, *(len(name) for name in _ENTRIES)])
     for family in FAMILIES:
         lines.append(f"{family}:")
         for name in list_models(family):
             doc = (inspect.getdoc(_ENTRIES[name].builder) or "").splitlines()
-            lines.append(f"  {name:<16} {doc[0] if doc else ''}".rstrip())
+            lines.append(f"  {name:<{width}} {doc[0] if doc else ''}".rstrip())
     return "\n".join(lines)
 
 
@@ -134,4 +135,4 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 
 def _ensure_loaded() -> None:
     """Import the modules that register models (idempotent)."""
-    from segen.models import gan, unet  # noqa: F401
+    from segen.models import attention_unet, gan, unet, unetplusplus  # noqa: F401

@@ -10,6 +10,9 @@ enter it and as many UpBlocks, fed by their full- and half-resolution features, 
 the compute where wide convolutions run efficiently, as ResNet-encoder U-Nets do. `encoder="residual"`
 makes each encoder level two residual blocks (ResNet's basic block) instead of two convolutions; with
 `stem_stride=4, depth=3, base_width=64` that is ResNet-18's layout with the U-Net's decoder.
+
+`UNetBase` holds what the whole U-Net family (U-Net, UNet++, Attention U-Net) shares: the encoder
+(native behind its optional stem, or timm), the bottleneck dropout and the padding.
 """
 
 from __future__ import annotations
@@ -46,14 +49,36 @@ class UNetEncoder(nn.Module):
         self.out_channels = list(widths)
         self.reductions = [2**i for i in range(len(widths))]
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, levels: int | None = None) -> list[torch.Tensor]:
+        """The features of the first `levels` levels (None: all), finest first."""
         features = []
-        for i, level in enumerate(self.levels):
+        for i, level in enumerate(self.levels[:levels]):
             if i > 0:
                 x = F.max_pool2d(x, 2)
             x = level(x)
             features.append(x)
         return features
+
+
+MIN_DECODER_WIDTH = 16  # the thinnest up-sampling stage after a timm encoder's finest feature (smp's last width)
+
+
+def check_reductions(channels: list[int], reductions: list[int] | None) -> list[int]:
+    """The reductions of an encoder's features (None: 1, 2, 4, ...); ValueError unless successive halvings
+    from a power of two."""
+    reductions = reductions or [2**i for i in range(len(channels))]
+    if any(b != 2 * a for a, b in pairwise(reductions)) or reductions[0] & (reductions[0] - 1):
+        raise ValueError(f"the encoder's features must be at successive halvings, got reductions {reductions}")
+    return reductions
+
+
+def skipless_stages(width: int, reduction: int, upsampling: str, norm: str, act: str) -> tuple[nn.ModuleList, int]:
+    """UpBlocks without skips from 1/`reduction` back to full resolution, halving `width` each time (down to
+    MIN_DECODER_WIDTH), and the width they end with; none when `reduction` is 1."""
+    widths = [width]
+    for _ in range(reduction.bit_length() - 1):
+        widths.append(max(MIN_DECODER_WIDTH, widths[-1] // 2))
+    return nn.ModuleList(UpBlock(cin, 0, cout, upsampling, norm, act) for cin, cout in pairwise(widths)), widths[-1]
 
 
 class UNetDecoder(nn.Module):
@@ -67,30 +92,25 @@ class UNetDecoder(nn.Module):
     def __init__(self, channels: list[int], upsampling: str, norm: str, act: str, dropout: float = 0.0,
                  dropout_levels: int = 0, reductions: list[int] | None = None) -> None:
         super().__init__()
-        reductions = reductions or [2**i for i in range(len(channels))]
-        if any(b != 2 * a for a, b in pairwise(reductions)) or reductions[0] & (reductions[0] - 1):
-            raise ValueError(f"the encoder's features must be at successive halvings, got reductions {reductions}")
+        reductions = check_reductions(channels, reductions)
         levels = len(channels) - 1
         self.blocks = nn.ModuleList(
             UpBlock(channels[i + 1], channels[i], channels[i], upsampling, norm, act,
                     dropout if levels - i <= dropout_levels else 0.0)
             for i in reversed(range(levels)))
-        widths = [channels[0]]
-        for _ in range(reductions[0].bit_length() - 1):
-            widths.append(max(MIN_DECODER_WIDTH, widths[-1] // 2))
-        self.extra = nn.ModuleList(UpBlock(cin, 0, cout, upsampling, norm, act) for cin, cout in pairwise(widths))
-        self.out_channels = widths[-1]
+        self.extra, self.out_channels = skipless_stages(channels[0], reductions[0], upsampling, norm, act)
+
+    def fuse(self, x: torch.Tensor, skip: torch.Tensor, level: int) -> torch.Tensor:
+        """Decoder block `level` (0: the innermost): up-sample `x` and fuse `skip` into it."""
+        return self.blocks[level](x, skip)
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x = features[-1]
-        for block, skip in zip(self.blocks, reversed(features[:-1]), strict=True):
-            x = block(x, skip)
+        for level, skip in zip(range(len(self.blocks)), reversed(features[:-1]), strict=True):
+            x = self.fuse(x, skip, level)
         for block in self.extra:
             x = block(x, None)
         return x
-
-
-MIN_DECODER_WIDTH = 16  # the thinnest up-sampling stage after a timm encoder's finest feature (smp's last width)
 
 
 class Stem(nn.Module):
@@ -129,17 +149,15 @@ class Stem(nn.Module):
 DECODER_DROPOUT_LEVELS = 3  # decoder levels that `decoder_dropout` applies to, innermost first (as pix2pix)
 
 
-class UNet(nn.Module):
-    """U-Net segmenter returning logits: 1 channel for binary (sigmoid), C for C classes (softmax).
-
-    `dropout` follows the innermost encoder level; `decoder_dropout` the three innermost decoder levels;
-    `encoder` is "double" (two 3x3 convolutions per level, as the paper) or "residual" (two residual blocks).
+class UNetBase(nn.Module):
+    """The encoder side of every U-Net variant: a native encoder ("double": two 3x3 convolutions per level,
+    as the paper; "residual": two residual blocks) behind an optional stride-2/4 `Stem`, or a timm model;
+    dropout `dropout` after the innermost level; inputs padded to `size_multiple`. Subclasses add a decoder
+    and heads and call `enter`, `features` and `leave` around them.
     """
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int | None = None, base_width: int = 64,
-                 norm: str = "batch", activation: str = "relu", dropout: float = 0.0,
-                 upsampling: str = "transpose", stem_stride: int = 1, decoder_dropout: float = 0.0,
-                 encoder: str = "double") -> None:
+    def __init__(self, in_channels: int, num_classes: int, depth: int | None, base_width: int, norm: str,
+                 activation: str, dropout: float, upsampling: str, stem_stride: int, encoder: str) -> None:
         super().__init__()
         if in_channels < 1 or num_classes < 1 or (depth is not None and depth < 1) or base_width < 1:
             raise ValueError("in_channels, num_classes, depth and base_width must be >= 1")
@@ -151,52 +169,76 @@ class UNet(nn.Module):
         self.bottleneck_dropout: nn.Module = nn.Identity()
         self.encoder: UNetEncoder | TimmEncoder
         if encoder in NATIVE_ENCODERS:
-            self._native_encoder(in_channels, depth or NATIVE_DEPTH, base_width, norm, activation, dropout,
-                                 upsampling, encoder)
+            widths = [base_width * 2**i for i in range((depth or NATIVE_DEPTH) + 1)]
+            body_in = in_channels
+            if stem_stride > 1:
+                self.stem = Stem(in_channels, base_width, stem_stride, upsampling, norm, activation)
+                body_in = base_width
+            self.encoder = UNetEncoder(body_in, widths, norm, activation, dropout, residual=encoder == "residual")
         else:
             if stem_stride != 1:
                 raise ValueError("stem_stride applies to the native encoders (double, residual) only")
             self.encoder = TimmEncoder(encoder, in_channels, depth)
             self.bottleneck_dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.size_multiple = max(self.encoder.reductions) * stem_stride
-        self.decoder = UNetDecoder(self.encoder.out_channels, upsampling, norm, activation, decoder_dropout,
-                                   DECODER_DROPOUT_LEVELS, self.encoder.reductions)
-        head_in = self.stem.out_channels if self.stem is not None else self.decoder.out_channels
-        self.head = nn.Conv2d(head_in, num_classes, kernel_size=1)
-
-    def _native_encoder(self, in_channels: int, depth: int, base_width: int, norm: str, activation: str,
-                        dropout: float, upsampling: str, encoder: str) -> None:
-        widths = [base_width * 2**i for i in range(depth + 1)]
-        body_in = in_channels
-        if self.stem_stride > 1:
-            self.stem = Stem(in_channels, base_width, self.stem_stride, upsampling, norm, activation)
-            body_in = base_width
-        self.encoder = UNetEncoder(body_in, widths, norm, activation, dropout, residual=encoder == "residual")
 
     @property
     def depth(self) -> int:
         """Halvings from the input to the coarsest feature map (within the U-Net body)."""
         return max(self.encoder.reductions).bit_length() - 1
 
+    def out_width(self, body_width: int) -> int:
+        """Channels at full resolution of a body output `body_width` wide (after the stem's exit, if any)."""
+        return self.stem.out_channels if self.stem is not None else body_width
+
+    def enter(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(the body's input: `x` padded, through the stem's entry if any; what the stem's exit needs)."""
+        x = pad_to_multiple(x, self.size_multiple)
+        return (x, []) if self.stem is None else self.stem.enter(x)
+
+    def leave(self, body_out: torch.Tensor, kept: list[torch.Tensor]) -> torch.Tensor:
+        """A body output back at the padded input's resolution (through the stem's exit, if any)."""
+        return body_out if self.stem is None else self.stem.leave(body_out, kept)
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The encoder's features of a padded input, finest first (the deepest after bottleneck dropout)."""
         features = self.encoder(x)
         return [*features[:-1], self.bottleneck_dropout(features[-1])]
 
+
+class UNet(UNetBase):
+    """U-Net segmenter returning logits: 1 channel for binary (sigmoid), C for C classes (softmax).
+
+    `dropout` follows the innermost encoder level; `decoder_dropout` the three innermost decoder levels;
+    `encoder` is "double" (two 3x3 convolutions per level, as the paper) or "residual" (two residual blocks)
+    or a timm model.
+    """
+
+    decoder_class: type[UNetDecoder] = UNetDecoder
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int | None = None, base_width: int = 64,
+                 norm: str = "batch", activation: str = "relu", dropout: float = 0.0,
+                 upsampling: str = "transpose", stem_stride: int = 1, decoder_dropout: float = 0.0,
+                 encoder: str = "double") -> None:
+        super().__init__(in_channels, num_classes, depth, base_width, norm, activation, dropout, upsampling,
+                         stem_stride, encoder)
+        self.decoder = self.decoder_class(self.encoder.out_channels, upsampling, norm, activation, decoder_dropout,
+                                          DECODER_DROPOUT_LEVELS, self.encoder.reductions)
+        self.head = nn.Conv2d(self.out_width(self.decoder.out_channels), num_classes, kernel_size=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        x = pad_to_multiple(x, self.size_multiple)
-        if self.stem is None:
-            return self.head(self.decoder(self.features(x)))[..., :h, :w]
-        body_in, kept = self.stem.enter(x)
-        out = self.stem.leave(self.decoder(self.features(body_in)), kept)
-        return self.head(out)[..., :h, :w]
+        body_in, kept = self.enter(x)
+        return self.head(self.leave(self.decoder(self.features(body_in)), kept))[..., :h, :w]
 
 
 NATIVE_DEPTH = 4  # the native encoders' default halvings (the paper's)
 STEM_STRIDES = (1, 2, 4)
-_CHOICES: dict[str, tuple[Any, ...]] = {"stem_stride": STEM_STRIDES, "norm": NORMS, "activation": ACTIVATIONS,
-                                        "upsampling": UPSAMPLINGS}
+#: The valid values of the U-Net family's choice-valued options.
+CHOICES: dict[str, tuple[Any, ...]] = {"stem_stride": STEM_STRIDES, "norm": NORMS, "activation": ACTIVATIONS,
+                                       "upsampling": UPSAMPLINGS}
+
+
 def check_encoder(name: Any) -> str | None:
     """None if `name` is a native encoder or a timm model, else why not."""
     if name in NATIVE_ENCODERS or (isinstance(name, str) and is_timm_encoder(name)):
@@ -205,23 +247,27 @@ def check_encoder(name: Any) -> str | None:
             "(see `segen models --encoders`)")
 
 
-_CHECKS: dict[str, OptionCheck] = {"encoder": check_encoder}
-_COMMON: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": None, "norm": "batch", "activation": "relu",
-           "dropout": 0.0, "upsampling": "transpose", "stem_stride": 1,
-           "decoder_dropout": 0.0, "encoder": "double"}
+#: The checks of the U-Net family's open-valued options.
+CHECKS: dict[str, OptionCheck] = {"encoder": check_encoder}
+#: The options every U-Net variant takes, with their defaults (`base_width` is set by each preset).
+COMMON_DEFAULTS: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": None, "norm": "batch",
+                                   "activation": "relu", "dropout": 0.0, "upsampling": "transpose", "stem_stride": 1,
+                                   "encoder": "double"}
+#: The U-Net's options with their defaults (`base_width` is set by each preset).
+UNET_DEFAULTS: dict[str, Any] = {**COMMON_DEFAULTS, "decoder_dropout": 0.0}
 
 
-@register_model("unet", choices=_CHOICES, checks=_CHECKS, **_COMMON, base_width=64)
+@register_model("unet", choices=CHOICES, checks=CHECKS, **UNET_DEFAULTS, base_width=64)
 def unet(**kwargs: object) -> UNet:
     """The original U-Net widths, 64 to 1024 (31 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-@register_model("unet-medium", choices=_CHOICES, checks=_CHECKS, **_COMMON, base_width=32)
+@register_model("unet-medium", choices=CHOICES, checks=CHECKS, **UNET_DEFAULTS, base_width=32)
 def unet_medium(**kwargs: object) -> UNet:
     """Half the original widths, 32 to 512 (7.8 M parameters)."""
     return UNet(**kwargs)  # type: ignore[arg-type]
 
-@register_model("unet-small", choices=_CHOICES, checks=_CHECKS, **_COMMON, base_width=16)
+@register_model("unet-small", choices=CHOICES, checks=CHECKS, **UNET_DEFAULTS, base_width=16)
 def unet_small(**kwargs: object) -> UNet:
     """A quarter of the original widths, 16 to 256 (1.9 M parameters): fast on CPUs."""
     return UNet(**kwargs)  # type: ignore[arg-type]

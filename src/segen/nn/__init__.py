@@ -4,6 +4,7 @@ from segen.nn.blocks import (
     ACTIVATIONS,
     NORMS,
     UPSAMPLINGS,
+    AttentionGate,
     ConvNormAct,
     DoubleConv,
     ResidualBlock,
@@ -14,5 +15,5 @@ from segen.nn.blocks import (
     pad_to_multiple,
 )
 
-__all__ = ["ACTIVATIONS", "NORMS", "UPSAMPLINGS", "ConvNormAct", "DoubleConv", "ResidualBlock", "ResidualLevel",
-           "UpBlock", "make_activation", "make_norm", "pad_to_multiple"]
+__all__ = ["ACTIVATIONS", "NORMS", "UPSAMPLINGS", "AttentionGate", "ConvNormAct", "DoubleConv", "ResidualBlock",
+           "ResidualLevel", "UpBlock", "make_activation", "make_norm", "pad_to_multiple"]

@@ -1,4 +1,4 @@
-"""Convolution-norm-activation blocks, up-sampling blocks and size padding."""
+"""Convolution-norm-activation blocks, up-sampling blocks, the attention gate and size padding."""
 
 from __future__ import annotations
 
@@ -124,3 +124,35 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+class AttentionGate(nn.Module):
+    """Additive attention gate (Oktay et al., 2018): scales a skip connection by coefficients in [0, 1]
+    computed from the skip and a gating signal from the coarser decoder level.
+
+    W_x brings the skip to the gate's resolution (`factor` times coarser): a channel-wise linear map on each
+    `factor` x `factor` cell, as the paper's code (its 1x1 convolution sub-sampled without dropping pixels; a
+    plain 1x1 convolution when `factor` is 1). W_g is a 1x1 convolution of the gate; their sum goes through ReLU,
+    a 1x1 convolution to one channel (psi) and a sigmoid, and these coefficients are resampled bilinearly to the
+    skip's size and multiply it. `inter_channels` defaults to half the skip's.
+    """
+
+    def __init__(self, skip_channels: int, gate_channels: int, inter_channels: int | None = None,
+                 factor: int = 2) -> None:
+        super().__init__()
+        inter = inter_channels or max(1, skip_channels // 2)
+        self.skip_proj = nn.Conv2d(skip_channels, inter, kernel_size=factor, stride=factor, bias=False)
+        self.gate_proj = nn.Conv2d(gate_channels, inter, kernel_size=1)
+        self.psi = nn.Conv2d(inter, 1, kernel_size=1)
+
+    def coefficients(self, skip: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        """The attention coefficients alpha (N,1,H,W at the skip's size), in [0, 1]."""
+        theta = self.skip_proj(skip)
+        phi = self.gate_proj(gate)
+        if phi.shape[-2:] != theta.shape[-2:]:
+            phi = F.interpolate(phi, size=theta.shape[-2:], mode="bilinear", align_corners=False)
+        alpha = torch.sigmoid(self.psi(F.relu(theta + phi)))
+        return F.interpolate(alpha, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+
+    def forward(self, skip: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        return skip * self.coefficients(skip, gate)

@@ -54,6 +54,17 @@ def default_workers(device: torch.device) -> int:
     return min(8, max(1, cores - 1))
 
 
+def supervised_loss(loss: nn.Module, output: torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]],
+                    target: torch.Tensor) -> torch.Tensor:
+    """`loss` of a model's training output: one tensor, or (main, auxiliary outputs) from a deeply supervised
+    model (UNet++), whose loss is the mean over all its heads: equal weights, as the UNet++ paper, at the scale of
+    a single output's loss."""
+    if isinstance(output, torch.Tensor):
+        return loss(output, target)
+    main, aux = output
+    return torch.stack([loss(out, target) for out in (main, *aux)]).mean()
+
+
 class SegmentationTask:
     """Model, data, loss and optimiser of a segmentation run, stepped by the Trainer."""
 
@@ -129,7 +140,7 @@ class SegmentationTask:
         self.freeze.hold_statistics()
         x, y = self._inputs(images), masks.to(self.device, non_blocking=True).long()
         with autocast(self.device, self.amp):
-            loss = self.loss(self.model(x), y)
+            loss = supervised_loss(self.loss, self.model(x), y)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if o.grad_clip is not None:
