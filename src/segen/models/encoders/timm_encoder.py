@@ -74,16 +74,16 @@ class TimmEncoder(nn.Module):
             raise ConfigError(f"unknown encoder {name!r}: not a native encoder (double, residual) nor a timm model "
                               "(see `segen models --encoders`)", kind="unknown")
         try:
-            probe = timm.create_model(name, pretrained=False, features_only=True, in_chans=in_channels)
+            with torch.device("meta"):  # the stages' layout only: no memory, no initialisation
+                probe = timm.create_model(name, pretrained=False, features_only=True, in_chans=in_channels)
         except (RuntimeError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"encoder {name!r}: timm cannot build it with features_only ({exc})") from None
         reductions = list(probe.feature_info.reduction())
         keep = [i for i, r in enumerate(reductions) if depth is None or r <= 2**depth]
         if not keep:
             raise ConfigError(f"encoder {name!r}: no stage within depth {depth} (its reductions: {reductions})")
-        self.body = probe if len(keep) == len(reductions) else timm.create_model(
-            name, pretrained=False, features_only=True, in_chans=in_channels,
-            out_indices=tuple(probe.feature_info.out_indices[i] for i in keep))
+        self.body = timm.create_model(name, pretrained=False, features_only=True, in_chans=in_channels,
+                                      out_indices=tuple(probe.feature_info.out_indices[i] for i in keep))
         self.name = name
         self.out_channels = list(self.body.feature_info.channels())
         self.reductions = list(self.body.feature_info.reduction())
