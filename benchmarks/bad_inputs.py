@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import yaml
 from PIL import Image
 
@@ -535,6 +536,79 @@ def _(fx: Fixtures, tmp: Path) -> Spec:
     return Spec(train(fx, tmp, fx.data, "--loss", "ce", "--class-weights", str(weights)), ("w.yaml",))
 
 
+# pretrained encoders, losses and the U-Net family
+
+def timm_config(tmp: Path) -> Path:
+    """The tiny settings with a small timm encoder instead of the native one (base_width is native only)."""
+    return yaml_file(tmp / "timm.yaml", {**TINY_SEG, "model": {"name": "unet-small", "encoder": "resnet18"}})
+
+
+def encoder_weights(fx: Fixtures, tmp: Path, weights: Path) -> Spec:
+    return Spec(train(fx, tmp, fx.data, "--encoder-weights", str(weights), config=timm_config(tmp)),
+                (weights.name,), refused=(tmp / "run",))
+
+
+@case("seg train", "--encoder nosuch_net")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return Spec(train(fx, tmp, fx.data, "--encoder", "nosuch_net"), ("nosuch_net",), refused=(tmp / "run",))
+
+
+@case("seg train", "--encoder-weights file missing")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return encoder_weights(fx, tmp, tmp / "resnet18.safetensors")
+
+
+@case("seg train", "--encoder-weights a text file")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return encoder_weights(fx, tmp, write(tmp / "resnet18.safetensors", "not weights\n"))
+
+
+@case("seg train", "--encoder-weights of another architecture")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    weights = tmp / "other.pt"
+    torch.save({"conv1.weight": torch.zeros(8, 3, 3, 3), "fc.bias": torch.zeros(10)}, weights)
+    return encoder_weights(fx, tmp, weights)
+
+
+@case("seg train", "--encoder-weights a pickled object (not weights-only)")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    weights = tmp / "pickled.pt"
+    torch.save({"conv1.weight": Fixtures}, weights)
+    return encoder_weights(fx, tmp, weights)
+
+
+@case("seg train", "--encoder-weights without a timm --encoder")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    weights = write(tmp / "w.safetensors", "x")
+    return Spec(train(fx, tmp, fx.data, "--encoder-weights", str(weights)), ("encoder",), refused=(tmp / "run",))
+
+
+@case("seg train", "--freeze-encoder soon")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return Spec(train(fx, tmp, fx.data, "--freeze-encoder", "soon", config=timm_config(tmp)), ("freeze",),
+                refused=(tmp / "run",))
+
+
+@case("seg train", "--loss ce+0.5*nosuch")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return Spec(train(fx, tmp, fx.data, "--loss", "ce+0.5*nosuch"), ("nosuch",), refused=(tmp / "run",))
+
+
+@case("seg train", "--loss ce+-1*dice (a negative weight)")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return Spec(train(fx, tmp, fx.data, "--loss", "ce+-1*dice"), ("--loss", "-1"), refused=(tmp / "run",))
+
+
+@case("seg train", "--loss lovasz-hinge on 3 classes")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return Spec(train(fx, tmp, fx.data, "--loss", "lovasz-hinge"), ("lovasz-hinge",), refused=(tmp / "run",))
+
+
+@case("seg train", "--deep-supervision for a U-Net")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return Spec(train(fx, tmp, fx.data, "--deep-supervision"), ("deep_supervision",), refused=(tmp / "run",))
+
+
 # outputs and resuming
 
 @case("seg train", "--out is a file")
@@ -641,6 +715,11 @@ def predict_inputs(fx: Fixtures, tmp: Path, name: str, blob: bytes) -> Spec:
     source = Path(shutil.copytree(fx.data / "test" / "images", tmp / "in"))
     write(source / name, blob)
     return Spec(predict(fx, tmp, None, source), (name,))
+
+
+@case("seg predict", "--prune 1 with a U-Net checkpoint")
+def _(fx: Fixtures, tmp: Path) -> Spec:
+    return Spec(predict(fx, tmp, None, None, "--prune", "1"), ("best.pt",), refused=(tmp / "pred",))
 
 
 @case("seg predict", "--input missing")

@@ -62,3 +62,47 @@ def test_bad_values_end_in_one_error_line(extra: list[str], fragment: str, tmp_p
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], lines
     assert "missing.pt" not in lines[0]
+
+
+def test_a_unetplusplus_run_is_evaluated_and_predicted_with_a_pruned_head(multiclass_root: Path, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "nested"
+    main(["seg", "train", "--data", str(multiclass_root), "--out", str(run), "--model", "unetplusplus-small",
+          "--epochs", "1", "--image-size", "48", "48", "--quiet", "--workers", "0"])
+    config = (run / "config.yaml").read_text()
+    assert "deep_supervision: null" in config  # the preset's choice (on) is kept
+    _, full = evaluate(run, multiclass_root, tmp_path / "full.json", capsys)
+    _, pruned = evaluate(run, multiclass_root, tmp_path / "pruned.json", capsys, "--prune", "1")
+    assert 0.0 <= pruned["mean_iou"] <= 1.0 and pruned["per_image"] != full["per_image"]
+    main(["seg", "predict", "--checkpoint", str(run / "best.pt"), "--input", str(multiclass_root / "test" / "images"),
+          "--out", str(tmp_path / "masks"), "--prune", "2", "--quiet"])
+    assert len(list((tmp_path / "masks").glob("*.png"))) == 4
+
+
+@pytest.mark.parametrize(("model", "prune", "fragment"), [
+    ("unetplusplus-small", "9", "--prune 9: prune must be a head from 1 to 4"),
+    ("unet-small", "1", "--prune applies to UNet++ models only"),
+])
+def test_a_wrong_prune_is_one_error_line(model: str, prune: str, fragment: str, multiclass_root: Path,
+                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    main(["seg", "train", "--data", str(multiclass_root), "--out", str(run), "--model", model, "--epochs", "1",
+          "--image-size", "48", "48", "--quiet", "--workers", "0"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["seg", "evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(multiclass_root), "--prune",
+              prune, "--quiet"])
+    assert exit_info.value.code not in (0, None)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and fragment in lines[0] and "best.pt" in lines[0], lines
+
+
+def test_deep_supervision_is_refused_for_a_model_without_it(multiclass_root: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["seg", "train", "--data", str(multiclass_root), "--out", str(tmp_path / "run"), "--model",
+              "attention-unet-small", "--no-deep-supervision", "--epochs", "1"])
+    assert exit_info.value.code not in (0, None)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "deep_supervision" in lines[0] and "attention-unet-small" in lines[0], lines
+    assert not (tmp_path / "run").exists()

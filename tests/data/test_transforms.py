@@ -13,6 +13,7 @@ from PIL import Image
 from segen.config import AugmentConfig, DataConfig
 from segen.data import SyntheticSpec, TrainTransform, load_segmentation_data, make_sample
 from segen.data import write_folder_dataset as write_dataset
+from segen.data.seg.dataset import fit_crop
 from segen.errors import DataError
 
 CODES = torch.tensor([0, 80, 160, 240], dtype=torch.uint8)
@@ -143,6 +144,21 @@ def test_one_small_image_does_not_shrink_the_crop(tmp_path: Path) -> None:
     out_image, out_mask = transform(data.train.image(small), data.train.mask(small))
     assert out_image.shape == (3, 48, 48) and out_mask.shape == (48, 48)
     assert (out_mask == 255).sum() == 48 * 48 - 20 * 30  # padded pixels never count
+    assert data.crop == (48, 48)
+
+
+def test_fit_crop_is_cut_to_the_largest_image() -> None:
+    assert fit_crop((256, 256), [(180, 240), (120, 300)]) == (180, 256)
+    assert fit_crop((64, 64), [(180, 240)]) == (64, 64)
+    assert fit_crop((64, 64), []) == (64, 64)
+
+
+def test_a_crop_larger_than_every_image_is_cut_down(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "d", SyntheticSpec(40, 56, num_classes=3), splits={"train": 3, "val": 1})
+    data = load_segmentation_data(DataConfig(root=str(root), image_size=(64, 64)), seed=0)
+    assert data.crop == (40, 56)
+    assert [n for n in data.notes if "training crop 40x56" in n]
+    assert not [n for n in data.notes if "smaller than the" in n]  # nothing is padded any more
 
 
 # --- 16-bit data -----------------------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ def seg() -> None:
               "weights-only .pt file, or imagenet (timm's, from the local Hugging Face cache; downloaded when online).")
 @click.option("--freeze-encoder", metavar="PERIOD", help="Keep a pretrained encoder fixed at first: 2epochs, "
               "500steps, 5m, or off (the default).")
+@click.option("--deep-supervision/--no-deep-supervision", default=None, help="UNet++: train a head on every "
+              "top-row node (the mean of their losses; on by default) or only the last.")
 @click.option("--image-size", type=(POSITIVE_INT, POSITIVE_INT), metavar="H W", help="Training crop size.")
 @click.option("--lr", type=POSITIVE_FLOAT, help="Peak learning rate (AdamW).")
 @click.option("--loss", type=LOSS_SPEC, help="Loss: auto (bce+dice for binary data, ce+dice otherwise) or a "
@@ -55,11 +57,13 @@ def seg() -> None:
               "YAML from `segen data stats --write-weights`).")
 @training_options
 def seg_train(data_root: str | None, data_format: str | None, model: str | None, encoder: str | None,
-              encoder_weights: str | None, freeze_encoder: str | None, image_size: tuple[int, int] | None,
-              lr: float | None, loss: str | None, class_weights: str | None, **shared: Any) -> None:
+              encoder_weights: str | None, freeze_encoder: str | None, deep_supervision: bool | None,
+              image_size: tuple[int, int] | None, lr: float | None, loss: str | None, class_weights: str | None,
+              **shared: Any) -> None:
     """Train a segmentation model."""
     flags = {
-        "model": {"name": model, "encoder": encoder, "encoder_weights": encoder_weights},
+        "model": {"name": model, "encoder": encoder, "encoder_weights": encoder_weights,
+                  "deep_supervision": deep_supervision},
         "data": {"root": data_root, "format": data_format, "image_size": list(image_size) if image_size else None},
         "optim": {"lr": lr, "freeze_encoder": freeze_encoder},
         "loss": loss,
@@ -76,12 +80,14 @@ def seg_train(data_root: str | None, data_format: str | None, model: str | None,
 @click.option("--overwrite", is_flag=True, help="Replace outputs of the same names in --out (an input never).")
 @click.option("--overlay", is_flag=True, help="Also write colour overlays (<stem>_overlay.png).")
 @click.option("--probabilities", is_flag=True, help="Also write class probabilities (<stem>_prob.npy).")
+@click.option("--prune", type=POSITIVE_INT, metavar="K", help="UNet++ with deep supervision: use head K (1 = the "
+              "shallowest, fastest) instead of the last.")
 @click.option("--max-pixels", type=POSITIVE_INT, default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse input images with more pixels than this (read from the file header).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay: bool, probabilities: bool,
-                max_pixels: int, device: str, quiet: bool) -> None:
+                prune: int | None, max_pixels: int, device: str, quiet: bool) -> None:
     """Predict masks (paletted PNG at each input's size) for images; never replaces an input."""
     from segen.inference import Segmenter, predict_files
     from segen.inference.predict import check_outputs, output_names
@@ -91,7 +97,7 @@ def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay
     names = [name for f in files for name in output_names(f.stem, overlay, probabilities)]
     check_output_folder(out, "--out", None if overwrite else names)
     check_sizes(files, max_pixels)
-    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels)
+    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels, prune)
     written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet)
     click.echo(f"wrote {len(written)} mask(s) to {out}")
 
@@ -108,21 +114,23 @@ def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay
 @click.option("--boundary-tolerance", type=NON_NEGATIVE_FLOAT, default=2.0, show_default=True,
               metavar="PIXELS", help="Boundary F1 counts a boundary pixel as matched within this distance of the "
               "other mask's boundary.")
+@click.option("--prune", type=POSITIVE_INT, metavar="K", help="UNet++ with deep supervision: use head K (1 = the "
+              "shallowest, fastest) instead of the last.")
 @click.option("--batch-size", type=POSITIVE_INT, default=4, show_default=True)
 @click.option("--max-pixels", type=POSITIVE_INT, default=DEFAULT_MAX_PIXELS, show_default=True,
               help="Refuse images with more pixels than this (read from the file headers).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, json_out: str | None,
-                 spacing: tuple[float, float] | None, boundary_tolerance: float, batch_size: int, max_pixels: int,
-                 device: str, quiet: bool) -> None:
+                 spacing: tuple[float, float] | None, boundary_tolerance: float, prune: int | None, batch_size: int,
+                 max_pixels: int, device: str, quiet: bool) -> None:
     """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall, HD95, ASSD, boundary F1."""
     from segen.inference import Segmenter, evaluate_segmentation, format_scores
     from segen.runtime import resolve_device
 
     if json_out:
         check_output_file(json_out, "--json")
-    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels)
+    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels, prune)
     scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format,
                                    spacing=spacing, boundary_tolerance=boundary_tolerance)
     click.echo(format_scores(scores))

@@ -41,6 +41,12 @@ class ModelConfig(_ModelChoice):
     the local Hugging Face cache or downloaded when online). Loaded once when training starts; checkpoints hold
     every weight. Not a model option: `overrides()` leaves it out."""
 
+    deep_supervision: bool | None = None
+    """UNet++ only: a head on every top-row node, trained on the mean of their losses (the preset's: on)."""
+    prune: int | None = None
+    """UNet++ only: evaluate with head k (1 = the shallowest and fastest) instead of the last; the weights of
+    every head are kept, so `seg predict|evaluate --prune` can choose again."""
+
     def overrides(self) -> dict[str, Any]:
         """Preset overrides that were set (not None), without the weights source."""
         return {k: v for k, v in super().overrides().items() if k != "encoder_weights"}
@@ -62,6 +68,7 @@ class ModelConfig(_ModelChoice):
         _check(self.depth is None or 1 <= self.depth <= 8, "model.depth", "must be between 1 and 8")
         _check(self.base_width is None or self.base_width >= 1, "model.base_width", "must be >= 1")
         _check(self.dropout is None or 0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
+        _check(self.prune is None or self.prune >= 1, "model.prune", "must be a head from 1 (the shallowest) up")
 
 
 AUGMENT_PRESETS = ("auto", "natural", "natural-strong", "biomedical", "none")
@@ -98,7 +105,8 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data is and how it is read; `image_size` is the training crop; smaller images are padded."""
+    """Where the data is and how it is read; `image_size` is the training crop (cut down to the largest training
+    image; smaller images are padded)."""
 
     root: str = ""
     format: str = "auto"

@@ -14,7 +14,7 @@ from segen.checkpoint import SegDataSpec, load_checkpoint
 from segen.data.io import DEFAULT_MAX_PIXELS, read_image
 from segen.errors import CheckpointError, ConfigError, DataError
 from segen.metrics import logits_to_labels
-from segen.models import create_model
+from segen.models import UNetPlusPlus, create_model
 from segen.preprocess import UINT8_MAX, from_unit, match_channels, normalise
 from segen.reports import default_palette
 from segen.runtime import memory_format
@@ -52,8 +52,9 @@ class Segmenter:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu",
-                        max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Segmenter:
-        """Load a segmentation checkpoint (`best.pt` or `last.pt` of a run); `max_pixels` limits input files."""
+                        max_pixels: int | None = DEFAULT_MAX_PIXELS, prune: int | None = None) -> Segmenter:
+        """Load a segmentation checkpoint (`best.pt` or `last.pt` of a run); `max_pixels` limits input files;
+        `prune` chooses a UNet++'s head (None: the checkpoint's choice)."""
         checkpoint = load_checkpoint(path, kind="segmentation")
         spec, data = checkpoint.model, checkpoint.data
         assert isinstance(data, SegDataSpec)
@@ -66,6 +67,8 @@ class Segmenter:
         except (KeyError, TypeError, RuntimeError, IndexError, ValueError, ConfigError) as exc:
             raise CheckpointError(f"{path}: incomplete segmentation checkpoint ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:120]})", kind="corrupt") from None
+        if prune is not None:
+            choose_head(model, prune, f"{path} ({spec.name})")
         return cls(model, info, device, max_pixels)
 
     @property
@@ -141,3 +144,13 @@ class Segmenter:
             raise DataError(f"image: expected H,W or H,W,C or C,H,W, got shape {tuple(tensor.shape)}")
         self.check_depth(tensor)
         return match_channels(tensor, self.info.channels)
+
+
+def choose_head(model: torch.nn.Module, prune: int, name: str) -> None:
+    """Make a UNet++ predict with head `prune`; ConfigError, naming `name`, for any other model or head."""
+    if not isinstance(model, UNetPlusPlus):
+        raise ConfigError(f"{name}: --prune applies to UNet++ models only")
+    try:
+        model.prune = prune
+    except ValueError as exc:
+        raise ConfigError(f"{name}: --prune {prune}: {exc}") from None

@@ -17,7 +17,7 @@ def preview_augmentations(cfg: DataConfig, out: str | Path, samples: int = 6, va
                           seed: int = 0) -> Path:
     """Write a PNG grid: per row an original training image with its mask, then `variants` augmentations."""
     data = load_segmentation_data(cfg, seed)
-    crop = cfg.image_size
+    crop = data.crop
     transform = TrainTransform(crop, cfg.augment, cfg.ignore_index, data.channels, max_value=data.max_value)
     palette = data.classes.colors or default_palette(data.classes.num_classes)
     random.seed(seed)

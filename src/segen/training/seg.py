@@ -100,8 +100,9 @@ class SegmentationTask:
 
     @property
     def crop_size(self) -> tuple[int, int]:
-        """The training crop: `data.image_size`; smaller images are padded (mask padding is ignored)."""
-        return self.cfg.data.image_size
+        """The training crop: `data.image_size` cut down to the largest training image; smaller images are padded
+        (mask padding is ignored)."""
+        return self.data.crop
 
     def _build_loaders(self) -> None:
         cfg, data = self.cfg, self.data

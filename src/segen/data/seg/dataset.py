@@ -110,6 +110,8 @@ class SegmentationData:
     std: list[float]
     notes: list[str]
     max_value: int = UINT8_MAX
+    crop: tuple[int, int] = (256, 256)
+    """The training crop: `data.image_size`, cut down to the largest training image (see `fit_crop`)."""
 
     @property
     def binary_255(self) -> bool:
@@ -157,9 +159,13 @@ def load_segmentation_data(cfg: DataConfig, seed: int, num_classes: int | None =
     train, val, *rest = (SegmentationDataset(s.samples, s.sizes, channels, lut, s.masks, cache=keep) for s in scanned)
     max_value = value_range([train, val, *rest])
     mean, std = channel_stats(train, max_value)
-    notes.extend(small_image_notes(cfg.image_size, train.sizes))
+    crop = fit_crop(cfg.image_size, train.sizes)
+    if crop != tuple(cfg.image_size):
+        notes.append(f"training crop {crop[0]}x{crop[1]}: no training image is larger (data.image_size "
+                     f"{cfg.image_size[0]}x{cfg.image_size[1]} is the most)")
+    notes.extend(small_image_notes(crop, train.sizes))
     return SegmentationData(root, fmt.name, classes, channels, lut, train, val, rest[0] if rest else None,
-                            mean, std, notes, max_value)
+                            mean, std, notes, max_value, crop)
 
 
 def _hold_out(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
@@ -195,6 +201,14 @@ def _want_cache(mode: str, samples: list[Sample]) -> bool:
         if budget < 0:
             return False
     return True
+
+
+def fit_crop(crop: tuple[int, int], sizes: list[tuple[int, int]]) -> tuple[int, int]:
+    """`crop` cut down, per side, to the largest of the training images `sizes`: a crop larger than every image
+    would only add padding, which costs compute and teaches nothing."""
+    if not sizes:
+        return (crop[0], crop[1])
+    return min(crop[0], max(h for h, _ in sizes)), min(crop[1], max(w for _, w in sizes))
 
 
 def small_image_notes(crop: tuple[int, int], sizes: list[tuple[int, int]]) -> list[str]:
