@@ -220,3 +220,31 @@ def test_unetplusplus_trains_with_deep_supervision_end_to_end(multiclass_root: P
     with torch.no_grad():
         out = model.eval()(torch.rand(1, spec.kwargs["in_channels"], 48, 48))
     assert isinstance(out, torch.Tensor) and out.shape == (1, spec.kwargs["num_classes"], 48, 48)
+
+
+@pytest.mark.parametrize("name", ["unet-small", "attention-unet-small"])
+@pytest.mark.parametrize("encoder", ["double", "tf_efficientnet_lite0"])
+def test_decoder_widths_set_each_level_and_keep_any_size(name: str, encoder: str) -> None:
+    torch.manual_seed(0)
+    depth = 3 if encoder == "double" else None
+    levels = 3 if encoder == "double" else 4  # Lite0: five features (1/2 .. 1/32), four fusing levels
+    widths = [24, 40, 64, 96][:levels]
+    model = create_model(name, num_classes=3, encoder=encoder, depth=depth, decoder_widths=widths).train()
+    x = torch.randn(2, 3, 37, 53)
+    out = model(x)
+    assert out.shape == (2, 3, 37, 53)
+    out.square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    assert [block.up.out_channels for block in model.decoder.blocks] == widths[::-1]  # innermost first
+    assert model.decoder.in_widths == [*widths[1:], model.encoder.out_channels[-1]]
+    default = create_model(name, num_classes=3, encoder=encoder, depth=depth)
+    assert [b.up.out_channels for b in default.decoder.blocks] == model.encoder.out_channels[:-1][::-1]
+
+
+def test_decoder_widths_are_checked() -> None:
+    with pytest.raises(ConfigError, match=r"decoder_widths needs 3 widths >= 1 .* got \[8, 16\]"):
+        create_model("unet-small", depth=3, decoder_widths=[8, 16])
+    with pytest.raises(ConfigError, match="decoder_widths applies with stem_stride 1"):
+        create_model("unet-small", depth=2, stem_stride=2, decoder_widths=[8, 16])
+    with pytest.raises(ConfigError, match="model.decoder_widths: not an option of unetplusplus-small"):
+        check_model_options("unetplusplus-small", "segmentation", {"decoder_widths": [8, 16]})

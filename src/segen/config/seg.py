@@ -41,6 +41,9 @@ class ModelConfig(_ModelChoice):
     the local Hugging Face cache or downloaded when online). Loaded once when training starts; checkpoints hold
     every weight. Not a model option: `overrides()` leaves it out."""
 
+    decoder_widths: list[int] | None = None
+    """U-Net and Attention U-Net: each decoder level's width, finest first, one per level (the preset's: the
+    width of the skip each level fuses)."""
     deep_supervision: bool | None = None
     """UNet++ only: a head on every top-row node, trained on the mean of their losses (the preset's: on)."""
     prune: int | None = None
@@ -68,6 +71,8 @@ class ModelConfig(_ModelChoice):
         _check(self.depth is None or 1 <= self.depth <= 8, "model.depth", "must be between 1 and 8")
         _check(self.base_width is None or self.base_width >= 1, "model.base_width", "must be >= 1")
         _check(self.dropout is None or 0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
+        _check(self.decoder_widths is None or all(w >= 1 for w in self.decoder_widths), "model.decoder_widths",
+               "every width must be >= 1")
         _check(self.prune is None or self.prune >= 1, "model.prune", "must be a head from 1 (the shallowest) up")
 
 

@@ -21,9 +21,10 @@ class AttentionUNetDecoder(UNetDecoder):
     """The U-Net decoder with an attention gate on each skip connection, gated by the decoder level below it."""
 
     def __init__(self, channels: list[int], upsampling: str, norm: str, act: str, dropout: float = 0.0,
-                 dropout_levels: int = 0, reductions: list[int] | None = None) -> None:
-        super().__init__(channels, upsampling, norm, act, dropout, dropout_levels, reductions)
-        self.gates = nn.ModuleList(AttentionGate(channels[i], channels[i + 1])
+                 dropout_levels: int = 0, reductions: list[int] | None = None,
+                 widths: list[int] | None = None) -> None:
+        super().__init__(channels, upsampling, norm, act, dropout, dropout_levels, reductions, widths)
+        self.gates = nn.ModuleList(AttentionGate(channels[i], self.in_widths[i])
                                    for i in reversed(range(len(channels) - 1)))
 
     def fuse(self, x: torch.Tensor, skip: torch.Tensor, level: int) -> torch.Tensor:

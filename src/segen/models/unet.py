@@ -81,24 +81,44 @@ def skipless_stages(width: int, reduction: int, upsampling: str, norm: str, act:
     return nn.ModuleList(UpBlock(cin, 0, cout, upsampling, norm, act) for cin, cout in pairwise(widths)), widths[-1]
 
 
+def decoder_widths(channels: list[int], widths: list[int] | None) -> list[int]:
+    """The output width of each decoder level, finest first: `widths` (one per level below the coarsest
+    feature) or, when None, the width of the skip each level fuses. ValueError on a wrong count or width."""
+    levels = len(channels) - 1
+    if widths is None:
+        return list(channels[:-1])
+    if len(widths) != levels or any(w < 1 for w in widths):
+        raise ValueError(f"decoder_widths needs {levels} widths >= 1 (one per decoder level, finest first) for "
+                         f"this encoder, got {list(widths)}")
+    return list(widths)
+
+
 class UNetDecoder(nn.Module):
     """Expanding path over an encoder's features (each level half the resolution of the one before): from the
     coarsest up, fusing each skip connection; then, when the finest feature is at 1/2 or 1/4 resolution (timm
     encoders), up-sampling stages without skips back to full resolution, halving the width each time.
 
-    The `dropout_levels` innermost blocks end in dropout `dropout` (pix2pix's noise source).
+    Level i ends `widths[i]` wide (finest first; None: the width of its skip, channels[i]). The
+    `dropout_levels` innermost blocks end in dropout `dropout` (pix2pix's noise source).
+
+    Attributes:
+        in_widths: the width of the input each level up-samples (finest first): the coarser level's output,
+            or the encoder's coarsest feature for the innermost level.
     """
 
     def __init__(self, channels: list[int], upsampling: str, norm: str, act: str, dropout: float = 0.0,
-                 dropout_levels: int = 0, reductions: list[int] | None = None) -> None:
+                 dropout_levels: int = 0, reductions: list[int] | None = None,
+                 widths: list[int] | None = None) -> None:
         super().__init__()
         reductions = check_reductions(channels, reductions)
         levels = len(channels) - 1
+        outs = decoder_widths(channels, widths)
+        self.in_widths = [*outs[1:], channels[-1]]
         self.blocks = nn.ModuleList(
-            UpBlock(channels[i + 1], channels[i], channels[i], upsampling, norm, act,
+            UpBlock(self.in_widths[i], channels[i], outs[i], upsampling, norm, act,
                     dropout if levels - i <= dropout_levels else 0.0)
             for i in reversed(range(levels)))
-        self.extra, self.out_channels = skipless_stages(channels[0], reductions[0], upsampling, norm, act)
+        self.extra, self.out_channels = skipless_stages(outs[0], reductions[0], upsampling, norm, act)
 
     def fuse(self, x: torch.Tensor, skip: torch.Tensor, level: int) -> torch.Tensor:
         """Decoder block `level` (0: the innermost): up-sample `x` and fuse `skip` into it."""
@@ -211,7 +231,9 @@ class UNet(UNetBase):
 
     `dropout` follows the innermost encoder level; `decoder_dropout` the three innermost decoder levels;
     `encoder` is "double" (two 3x3 convolutions per level, as the paper) or "residual" (two residual blocks)
-    or a timm model.
+    or a timm model; `decoder_widths` sets each decoder level's width, finest first (None: the width of the
+    skip it fuses, as the paper; a wider decoder, as segmentation_models_pytorch's 256-to-16, suits the thin
+    skips of mobile timm encoders).
     """
 
     decoder_class: type[UNetDecoder] = UNetDecoder
@@ -219,11 +241,13 @@ class UNet(UNetBase):
     def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int | None = None, base_width: int = 64,
                  norm: str = "batch", activation: str = "relu", dropout: float = 0.0,
                  upsampling: str = "transpose", stem_stride: int = 1, decoder_dropout: float = 0.0,
-                 encoder: str = "double") -> None:
+                 encoder: str = "double", decoder_widths: list[int] | None = None) -> None:
         super().__init__(in_channels, num_classes, depth, base_width, norm, activation, dropout, upsampling,
                          stem_stride, encoder)
+        if decoder_widths is not None and self.stem is not None:
+            raise ValueError("decoder_widths applies with stem_stride 1 (the stem's exit takes the body's width)")
         self.decoder = self.decoder_class(self.encoder.out_channels, upsampling, norm, activation, decoder_dropout,
-                                          DECODER_DROPOUT_LEVELS, self.encoder.reductions)
+                                          DECODER_DROPOUT_LEVELS, self.encoder.reductions, decoder_widths)
         self.head = nn.Conv2d(self.out_width(self.decoder.out_channels), num_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -254,7 +278,7 @@ COMMON_DEFAULTS: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": 
                                    "activation": "relu", "dropout": 0.0, "upsampling": "transpose", "stem_stride": 1,
                                    "encoder": "double"}
 #: The U-Net's options with their defaults (`base_width` is set by each preset).
-UNET_DEFAULTS: dict[str, Any] = {**COMMON_DEFAULTS, "decoder_dropout": 0.0}
+UNET_DEFAULTS: dict[str, Any] = {**COMMON_DEFAULTS, "decoder_dropout": 0.0, "decoder_widths": None}
 
 
 @register_model("unet", choices=CHOICES, checks=CHECKS, **UNET_DEFAULTS, base_width=64)
