@@ -17,11 +17,13 @@ from segen.cli.options import (
     SEED,
     check_output_file,
     check_output_folder,
+    prediction_options,
     run_training,
     training_options,
 )
 from segen.config import SegConfig
 from segen.data.io import DEFAULT_MAX_PIXELS, check_sizes
+from segen.inference.tiling import Tiling
 from segen.runtime import write_atomic
 
 
@@ -73,7 +75,8 @@ def seg_train(data_root: str | None, data_format: str | None, model: str | None,
 
 
 @seg.command("predict")
-@click.option("--checkpoint", required=True, type=click.Path(), help="A segmentation checkpoint (.pt).")
+@click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(),
+              help="A segmentation checkpoint (.pt); given several times, an ensemble: their mean probabilities.")
 @click.option("--input", "source", required=True, type=click.Path(), help="An image file or a folder of images.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder; existing files are not replaced "
               "unless --overwrite.")
@@ -86,10 +89,12 @@ def seg_train(data_root: str | None, data_format: str | None, model: str | None,
               help="Refuse input images with more pixels than this (read from the file header).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay: bool, probabilities: bool,
-                prune: int | None, max_pixels: int, device: str, quiet: bool) -> None:
+@prediction_options
+def seg_predict(checkpoints: tuple[str, ...], source: str, out: str, overwrite: bool, overlay: bool,
+                probabilities: bool, prune: int | None, max_pixels: int, device: str, quiet: bool, tta: str,
+                tiling: Tiling | None) -> None:
     """Predict masks (paletted PNG at each input's size) for images; never replaces an input."""
-    from segen.inference import Segmenter, predict_files
+    from segen.inference import Ensemble, predict_files
     from segen.inference.predict import check_outputs, output_names
     from segen.runtime import resolve_device
 
@@ -97,13 +102,14 @@ def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay
     names = [name for f in files for name in output_names(f.stem, overlay, probabilities)]
     check_output_folder(out, "--out", None if overwrite else names)
     check_sizes(files, max_pixels)
-    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels, prune)
-    written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet)
+    segmenter = Ensemble.from_checkpoints(checkpoints, resolve_device(device), max_pixels, prune, tta)
+    written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet, tiling=tiling)
     click.echo(f"wrote {len(written)} mask(s) to {out}")
 
 
 @seg.command("evaluate")
-@click.option("--checkpoint", required=True, type=click.Path(), help="A segmentation checkpoint (.pt).")
+@click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(),
+              help="A segmentation checkpoint (.pt); given several times, an ensemble: their mean probabilities.")
 @click.option("--data", "data_root", required=True, type=click.Path(), help="Dataset root.")
 @click.option("--format", "data_format", default="auto", show_default=True, help="Dataset format.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate (train, val, test).")
@@ -121,18 +127,19 @@ def seg_predict(checkpoint: str, source: str, out: str, overwrite: bool, overlay
               help="Refuse images with more pixels than this (read from the file headers).")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def seg_evaluate(checkpoint: str, data_root: str, data_format: str, split: str, json_out: str | None,
+@prediction_options
+def seg_evaluate(checkpoints: tuple[str, ...], data_root: str, data_format: str, split: str, json_out: str | None,
                  spacing: tuple[float, float] | None, boundary_tolerance: float, prune: int | None, batch_size: int,
-                 max_pixels: int, device: str, quiet: bool) -> None:
+                 max_pixels: int, device: str, quiet: bool, tta: str, tiling: Tiling | None) -> None:
     """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall, HD95, ASSD, boundary F1."""
-    from segen.inference import Segmenter, evaluate_segmentation, format_scores
+    from segen.inference import Ensemble, evaluate_segmentation, format_scores
     from segen.runtime import resolve_device
 
     if json_out:
         check_output_file(json_out, "--json")
-    segmenter = Segmenter.from_checkpoint(checkpoint, resolve_device(device), max_pixels, prune)
+    segmenter = Ensemble.from_checkpoints(checkpoints, resolve_device(device), max_pixels, prune, tta)
     scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format,
-                                   spacing=spacing, boundary_tolerance=boundary_tolerance)
+                                   spacing=spacing, boundary_tolerance=boundary_tolerance, tiling=tiling)
     click.echo(format_scores(scores))
     if json_out:
         path = Path(json_out)

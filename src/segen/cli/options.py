@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,8 @@ import click
 
 from segen.config import PRECISIONS, GanConfig, SegConfig, load_yaml, merge, to_yaml
 from segen.errors import ConfigError
+from segen.inference.tiling import DEFAULT_OVERLAP, DEFAULT_TILE_ABOVE, Tiling
+from segen.inference.tta import TTA_MODES
 
 #: Seeds go to Python, NumPy and torch generators; torch takes at most 64 bits.
 MAX_SEED = 2**63 - 1
@@ -181,3 +184,41 @@ def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any],
     else:
         click.echo(f"done: {state.epoch} epochs, {state.step} steps in {state.elapsed / 60:.1f} min; samples and "
                    f"checkpoints in {cfg.train.out}")
+
+
+#: How `predict` and `evaluate` run a model: TTA, and how large images are cut into windows
+#: (`prediction_options` folds the tiling options into one Tiling).
+_PREDICTION_OPTIONS = (
+    click.option("--tta", type=click.Choice(TTA_MODES), default="none", show_default=True, help="Test-time "
+                 "augmentation: average the probabilities over flips (flip: 4 passes) or flips and 90-degree "
+                 "rotations (d4: 8 passes, for images without an up, such as microscopy)."),
+    click.option("--tile", type=(POSITIVE_INT, POSITIVE_INT), metavar="H W", help="Predict every image window by "
+                 "window, H x W pixels each (default: only images above --tile-above, in windows of the training "
+                 "crop)."),
+    click.option("--tile-above", type=click.IntRange(min=0), default=DEFAULT_TILE_ABOVE, show_default=True,
+                 metavar="PIXELS", help="Images with more pixels than this are predicted in windows."),
+    click.option("--whole", is_flag=True, help="Never tile: predict every image whole (memory grows with its area)."),
+    click.option("--overlap", type=FiniteFloatRange(0, 1, max_open=True), default=DEFAULT_OVERLAP,
+                 show_default=True, help="Fraction of a window that neighbouring windows share."),
+    click.option("--blend", type=click.Choice(["gaussian", "flat"]), default="gaussian", show_default=True,
+                 help="Weigh overlapping windows by a Gaussian centred on each (seamless) or equally."),
+    click.option("--tile-batch", type=POSITIVE_INT, default=4, show_default=True, help="Windows per forward pass."),
+)
+
+
+def prediction_options(command: CommandT) -> CommandT:
+    """Add --tta and the tiling options; the command receives `tta` and the tiling options as one `tiling`
+    argument (a Tiling, or None for --whole)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, tile: tuple[int, int] | None, tile_above: int, whole: bool, overlap: float,
+                blend: str, tile_batch: int, **kwargs: Any) -> Any:
+        if whole and tile is not None:
+            raise ConfigError("--whole and --tile contradict each other: choose one")
+        tiling = None if whole else Tiling(tile, overlap, tile_batch, blend == "gaussian",
+                                           0 if tile is not None else tile_above)
+        return command(*args, tiling=tiling, **kwargs)
+
+    for option in reversed(_PREDICTION_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from segen.inference.evaluate import evaluate_segmentation, format_scores
 from segen.inference.predict import list_inputs, predict_files
-from segen.inference.segmenter import ModelInfo, Segmenter
+from segen.inference.segmenter import Ensemble, ModelInfo, Segmenter
 
-__all__ = ["ModelInfo", "Segmenter", "evaluate_segmentation", "format_scores", "list_inputs", "predict_files"]
+__all__ = ["Ensemble", "ModelInfo", "Segmenter", "evaluate_segmentation", "format_scores", "list_inputs",
+           "predict_files"]

@@ -11,12 +11,13 @@ from tqdm import tqdm
 
 from segen.data import load_split_dataset
 from segen.inference.segmenter import Segmenter
-from segen.metrics import SURFACE_SCORES, ConfusionMatrix, SurfaceMetrics, logits_to_labels
+from segen.inference.tiling import AUTO_TILING, Tiling
+from segen.metrics import SURFACE_SCORES, ConfusionMatrix, SurfaceMetrics
 
 
 def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "test", batch_size: int = 4,
                           progress: bool = True, format: str = "auto", spacing: Sequence[float] | None = None,
-                          boundary_tolerance: float = 2.0) -> dict[str, Any]:
+                          boundary_tolerance: float = 2.0, tiling: Tiling | None = AUTO_TILING) -> dict[str, Any]:
     """Scores of `segmenter` on a labelled split, for the whole split and for each image.
 
     Args:
@@ -29,6 +30,7 @@ def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "
         format: dataset format (auto: detected).
         spacing: pixel size (sy, sx): HD95 and ASSD in its units instead of pixels.
         boundary_tolerance: boundary F1 matching distance, in pixels.
+        tiling: which images run window by window, and how (see segen.inference.tiling); None: all whole.
 
     Returns:
         The confusion-matrix scores (mean_iou, mean_dice, pixel_accuracy, mean_class_accuracy, per_class) with
@@ -55,7 +57,8 @@ def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "
         images = torch.stack([dataset.image(i) for i in ids])
         segmenter.check_depth(images, dataset.samples[ids[0]].image)
         masks = torch.stack([dataset.mask(i) for i in ids]).long()
-        labels = logits_to_labels(segmenter.logits(images)).cpu()
+        size = (int(images.shape[-2]), int(images.shape[-1]))
+        labels = segmenter.labels(images, segmenter.tile_for(size, tiling))
         surface.update(labels, masks)
         for j, (i, boundary) in enumerate(zip(ids, surface.per_image[-len(ids):], strict=True)):
             image_metric.reset()

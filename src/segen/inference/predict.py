@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tqdm import tqdm
 from segen.data.io import IMAGE_SUFFIXES, check_sizes, read_image
 from segen.errors import DataError
 from segen.inference.segmenter import Segmenter
-from segen.metrics import logits_to_labels
+from segen.inference.tiling import AUTO_TILING, Tiling
 from segen.preprocess import to_unit, unit_to_uint8
 from segen.reports import overlay, save_indexed_png, save_png
 from segen.runtime import write_atomic
@@ -71,11 +72,13 @@ def check_outputs(source: str | Path, out: str | Path, overlays: bool = False,
 
 def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, overlays: bool = False,
                   probabilities: bool = False, progress: bool = True,
-                  on_file: Callable[[Path, np.ndarray], None] | None = None) -> list[Path]:
+                  on_file: Callable[[Path, np.ndarray], None] | None = None,
+                  tiling: Tiling | None = AUTO_TILING) -> list[Path]:
     """Write DIR/<stem>.png masks (input size, paletted) for every input image; returns the mask paths.
 
     Checks first (`check_outputs`, and sizes against `segmenter.max_pixels`) so that nothing is
-    overwritten and no oversized image is decoded.
+    overwritten and no oversized image is decoded. Images run whole or window by window as `tiling` says
+    (None: all whole); an image tiled only for its size is named on stderr.
     """
     files = check_outputs(source, out, overlays, probabilities)
     check_sizes(files, segmenter.max_pixels)
@@ -86,10 +89,16 @@ def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, ove
     for path in tqdm(files, desc="predict", unit="img", disable=not progress):
         image = read_image(path, segmenter.info.channels, segmenter.max_pixels)
         segmenter.check_depth(image, path)
-        logits = segmenter.logits(image[None])
-        mask = logits_to_labels(logits)[0].to(torch.uint8).cpu().numpy()
+        size = (int(image.shape[-2]), int(image.shape[-1]))
+        spec = segmenter.tile_for(size, tiling)
+        if spec is not None and tiling is not None and tiling.above:
+            print(f"note: {path.name} is {size[1]}x{size[0]}: predicted in {spec.window[1]}x{spec.window[0]} "
+                  f"tiles, overlap {spec.overlap:g} (--tile H W to choose)", file=sys.stderr)
+        mask = segmenter.labels(image[None], spec)[0].to(torch.uint8).numpy()
         if probabilities:
-            probs = segmenter.probabilities(logits)[0].cpu().numpy().astype(np.float32)
+            probs_t = (segmenter.scores(image[None])[0] if spec is None
+                       else segmenter.tiled_probabilities(image, spec))
+            probs = probs_t.cpu().numpy().astype(np.float32)
             buffer = io.BytesIO()
             np.save(buffer, probs)
             write_atomic(out / f"{path.stem}_prob.npy", buffer.getvalue())
