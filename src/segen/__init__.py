@@ -22,7 +22,7 @@ from segen.config import (
 )
 from segen.data import SyntheticSpec, write_folder_dataset
 from segen.errors import CheckpointError, ConfigError, DataError, SegenError
-from segen.inference import Segmenter, evaluate_segmentation, predict_files
+from segen.inference import Ensemble, Segmenter, TileSpec, Tiling, evaluate_segmentation, predict_files
 from segen.inference.generator import Generator
 from segen.models import create_model, list_models
 from segen.training import train_segmentation
@@ -36,6 +36,7 @@ __all__ = [
            "ConfigError",
            "DataConfig",
            "DataError",
+           "Ensemble",
            "GanConfig",
            "GanDataConfig",
            "GanModelConfig",
@@ -47,6 +48,8 @@ __all__ = [
            "SegenError",
            "Segmenter",
            "SyntheticSpec",
+           "TileSpec",
+           "Tiling",
            "TrainConfig",
            "create_model",
            "evaluate_segmentation",
