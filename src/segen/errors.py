@@ -41,6 +41,12 @@ class CheckpointError(SegenError):
     """A file is not a usable segen checkpoint."""
 
 
+class ExportError(SegenError):
+    """An exported model could not be written, or disagrees with PyTorch beyond the tolerance."""
+
+    default_kind = "parity"
+
+
 class TrainingStopped(SegenError):
     """Training stopped on a fault (a non-finite loss, an unreadable image); the last good checkpoint is kept."""
 

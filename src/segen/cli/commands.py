@@ -173,10 +173,12 @@ def demo(out: str, minutes: float, seed: int, quiet: bool) -> None:
 
 def _register_subgroups() -> None:
     from segen.cli.data_commands import data
+    from segen.cli.export_commands import export
     from segen.cli.gan_commands import gan
 
     cli.add_command(data)
     cli.add_command(gan)
+    cli.add_command(export)
 
 
 _register_subgroups()

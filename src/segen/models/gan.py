@@ -145,7 +145,7 @@ class DCGANGenerator(nn.Module):
             if labels is None:
                 raise ValueError("a class-conditional generator needs labels")
             z = torch.cat([z, self.embed(labels)], dim=1)
-        x = self.project_act(self.project(z).view(len(z), -1, *self.base_size))
+        x = self.project_act(self.project(z).view(z.shape[0], -1, *self.base_size))
         return _center_crop(self.head(self.stages(x)), self.image_size)
 
 
@@ -232,6 +232,7 @@ class Pix2PixGenerator(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.depth = depth
+        self.size_multiple = 2**depth  # inputs are padded to this (exporters bound the graph's sizes by it)
         widths = _widths(width, depth)
         self.down = nn.ModuleList(
             DownConv(cin, cout, "none" if i in (0, depth - 1) else norm, "relu" if i == depth - 1 else "leaky_relu")
@@ -274,6 +275,7 @@ class UNetTranslator(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.unet = UNet(in_channels, out_channels, depth, width, norm, "relu", 0.0, "transpose", stem_stride,
                          decoder_dropout=dropout)
+        self.size_multiple = self.unet.size_multiple
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, H, W) -> (N, out_channels, H, W) in [-1, 1]."""

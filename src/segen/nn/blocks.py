@@ -120,10 +120,15 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     """
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
-    if ph == 0 and pw == 0:
+    if not _recording_shapes() and ph == 0 and pw == 0:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+def _recording_shapes() -> bool:
+    """Whether the model is being traced or exported, when a size check must not become a fixed branch."""
+    return bool(torch.jit.is_tracing() or torch.compiler.is_exporting())
 
 
 class AttentionGate(nn.Module):

@@ -1,0 +1,152 @@
+"""Export a checkpoint to ONNX or TorchScript, then check that the written file agrees with PyTorch.
+
+Both formats are traced: the tracer records the model's shape arithmetic (the pad to a multiple of the
+encoder's reduction and the crop back; `segen.nn.pad_to_multiple` never skips its pad while tracing), so
+batch, height and width stay dynamic instead of being frozen at the example's size. ONNX goes through
+`torch.onnx.export` with dynamic axes and carries the metadata in `metadata_props` (torch.export's
+exporter specialises the padding on the example's size, so it is not used); TorchScript carries it as
+the extra file `segen.json`. Either way the written file is loaded back and run
+on the parity inputs (see `segen.export.exportable`); a difference above the tolerance fails the export
+and removes nothing that was there before (files are written atomically, after the check).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from segen.errors import ExportError
+from segen.export.exportable import Exportable, load_exportable
+from segen.runtime import write_atomic
+
+FORMATS = ("onnx", "torchscript")
+DEFAULT_TOLERANCE = 1e-4
+OPSET = 18
+ONNX_HINT = "pip install 'segen[onnx]'"
+
+Runner = Callable[[tuple[Tensor, ...]], list[np.ndarray]]
+
+
+@dataclass
+class ParityCheck:
+    """How far the exported model is from PyTorch on one input: the largest absolute difference of the first
+    output (logits, or images) and, for segmentation, the share of equal class ids."""
+
+    shape: tuple[int, ...]
+    max_abs_diff: float
+    label_agreement: float | None = None
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    format: str
+    checks: list[ParityCheck] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max(check.max_abs_diff for check in self.checks)
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path, fmt: str = "onnx",
+                      tolerance: float = DEFAULT_TOLERANCE) -> ExportReport:
+    """Write `checkpoint`'s model to `out` as `fmt` (onnx or torchscript) after checking parity with PyTorch.
+
+    Raises:
+        ExportError: the exporter failed, a needed package is missing, or a parity input differs by more
+            than `tolerance` (nothing is written then).
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}", kind="invalid")
+    exportable = load_exportable(checkpoint)
+    exportable.metadata.update({"segen_version": version("segen"), "source": Path(checkpoint).name})
+    data, runner = (_onnx_bytes if fmt == "onnx" else _torchscript_bytes)(exportable)
+    report = ExportReport(Path(out), fmt, _parity(exportable, runner), dict(exportable.metadata))
+    worst = max(report.checks, key=lambda c: c.max_abs_diff)
+    if not worst.max_abs_diff <= tolerance:
+        raise ExportError(f"{out}: the exported model differs from PyTorch by {worst.max_abs_diff:.3g} at input "
+                          f"{'x'.join(map(str, worst.shape))} (tolerance {tolerance:g}); nothing was written")
+    write_atomic(out, data)
+    return report
+
+
+def _parity(exportable: Exportable, runner: Runner) -> list[ParityCheck]:
+    checks = []
+    for inputs in exportable.parity_inputs:
+        with torch.inference_mode():
+            expected = exportable.graph(*inputs)
+        expected = list(expected) if isinstance(expected, tuple) else [expected]
+        got = runner(inputs)
+        diff = float(np.abs(got[0].astype(np.float64) - expected[0].double().numpy()).max())
+        agreement = float((got[1] == expected[1].numpy()).mean()) if len(expected) > 1 else None
+        checks.append(ParityCheck(tuple(inputs[0].shape), diff, agreement))
+    return checks
+
+
+def _onnx_bytes(exportable: Exportable) -> tuple[bytes, Runner]:
+    onnx, ort = _onnx_modules()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(exportable.graph, exportable.example, buffer,  # type: ignore[arg-type]
+                              dynamo=False, opset_version=OPSET,
+                              input_names=exportable.input_names, output_names=exportable.output_names,
+                              dynamic_axes=exportable.dynamic)
+        except Exception as exc:  # the exporter raises many types; the first line says what failed
+            raise ExportError(f"ONNX export failed: {type(exc).__name__}: {_first_line(exc)}") from None
+    proto = onnx.load_from_string(buffer.getvalue())
+    onnx.helper.set_model_props(proto, exportable.metadata)
+    data = proto.SerializeToString()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+    def run(inputs: tuple[Tensor, ...]) -> list[np.ndarray]:
+        feeds = {name: t.numpy() for name, t in zip(exportable.input_names, inputs, strict=True)}
+        return [np.asarray(x) for x in session.run(None, feeds)]
+
+    return data, run
+
+
+def _torchscript_bytes(exportable: Exportable) -> tuple[bytes, Runner]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            traced = torch.jit.trace(exportable.graph, exportable.example, check_trace=False)
+        except Exception as exc:  # tracing raises many types; the first line says what failed
+            raise ExportError(f"TorchScript export failed: {type(exc).__name__}: {_first_line(exc)}") from None
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer, _extra_files={"segen.json": json.dumps(exportable.metadata)})
+        data = buffer.getvalue()
+        loaded = torch.jit.load(io.BytesIO(data))
+
+    def run(inputs: tuple[Tensor, ...]) -> list[np.ndarray]:
+        with torch.inference_mode():
+            out = loaded(*inputs)
+        return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+
+    return data, run
+
+
+def _onnx_modules() -> tuple[Any, Any]:
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as exc:
+        raise ExportError(f"ONNX export needs the package {exc.name}: {ONNX_HINT}", kind="missing") from None
+    return onnx, onnxruntime
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "no message"
