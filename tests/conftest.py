@@ -7,13 +7,16 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import torch
 import yaml
 
+from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec, SegDataSpec, save_checkpoint
 from segen.config import DataConfig, ModelConfig, SegConfig, TrainConfig
 from segen.data import SyntheticSpec, write_folder_dataset
+from segen.models import GANPair, create_model
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -88,3 +91,28 @@ def run_segen(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[s
     """Run the real `segen` command."""
     return subprocess.run([*segen_command(), *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+#: The smallest U-Net: checkpoints of it are made in milliseconds.
+TINY_UNET = {"base_width": 4, "depth": 2}
+
+
+def seg_checkpoint(path: Path, name: str = "unet-small", classes: int = 3, channels: int = 3,
+                   max_value: float = 255.0, **kwargs: Any) -> Path:
+    """An untrained (seeded) segmentation checkpoint of `name`, written without training."""
+    torch.manual_seed(0)
+    model_kwargs = {**kwargs, "in_channels": channels, "num_classes": classes}
+    model = create_model(name, **model_kwargs)
+    data = SegDataSpec([f"c{i}" for i in range(max(classes, 2))], [[i * 60, 0, 0] for i in range(max(classes, 2))],
+                       [0.4] * channels, [0.2] * channels, channels, max_value=max_value)
+    return save_checkpoint(Checkpoint("segmentation", {}, ModelSpec(name, model_kwargs, model.state_dict()), data),
+                           path)
+
+
+def gan_checkpoint(path: Path, name: str, **kwargs: Any) -> Path:
+    """An untrained (seeded) GAN checkpoint of `name` built with `kwargs`."""
+    torch.manual_seed(0)
+    pair = cast(GANPair, create_model(name, **kwargs))
+    classes = [f"k{i}" for i in range(int(kwargs.get("num_classes", 0)))]
+    data = GanDataSpec(list(kwargs["image_size"]), int(kwargs["channels"]), kwargs.get("in_channels"), classes)
+    return save_checkpoint(Checkpoint("gan", {}, ModelSpec(name, kwargs, pair.generator.state_dict()), data), path)

@@ -42,3 +42,18 @@ def test_export_refuses_to_replace_a_file(trained_run: Path, tmp_path: Path) -> 
 def test_export_of_a_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
     result = run_segen("export", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "m.onnx"))
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1 and "not found" in result.stderr
+
+
+def test_predict_and_evaluate_run_an_exported_model(trained_run: Path, multiclass_root: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model.onnx"
+    assert run_segen("export", "--checkpoint", str(trained_run / "best.pt"), "--out", str(model)).returncode == 0
+    images = multiclass_root / "val" / "images"
+    for name, checkpoint in (("torch", trained_run / "best.pt"), ("onnx", model)):
+        result = run_segen("seg", "predict", "--checkpoint", str(checkpoint), "--input", str(images), "--out",
+                           str(tmp_path / name), "--tta", "flip", "--tile", "24", "24", "--overlay", "--quiet")
+        assert result.returncode == 0, result.stderr
+    for mask in sorted((tmp_path / "torch").glob("*.png")):
+        assert np.array_equal(np.asarray(Image.open(mask)), np.asarray(Image.open(tmp_path / "onnx" / mask.name)))
+    scores = [run_segen("seg", "evaluate", "--checkpoint", str(c), "--data", str(multiclass_root), "--split", "val")
+              for c in (trained_run / "best.pt", model)]
+    assert all(s.returncode == 0 for s in scores) and scores[0].stdout == scores[1].stdout

@@ -5,43 +5,20 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec, SegDataSpec, save_checkpoint
+from conftest import TINY_UNET, gan_checkpoint, seg_checkpoint
 from segen.errors import ExportError
 from segen.export import export_checkpoint
 from segen.export.exportable import load_exportable
-from segen.models import GANPair, create_model
 from segen.preprocess import normalise
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
-
-TINY_UNET = {"base_width": 4, "depth": 2}
-
-
-def seg_checkpoint(path: Path, name: str = "unet-small", classes: int = 3, channels: int = 3,
-                   max_value: float = 255.0, **kwargs: Any) -> Path:
-    torch.manual_seed(0)
-    model_kwargs = {**kwargs, "in_channels": channels, "num_classes": classes}
-    model = create_model(name, **model_kwargs)
-    data = SegDataSpec([f"c{i}" for i in range(max(classes, 2))], [[i * 60, 0, 0] for i in range(max(classes, 2))],
-                       [0.4] * channels, [0.2] * channels, channels, max_value=max_value)
-    return save_checkpoint(Checkpoint("segmentation", {}, ModelSpec(name, model_kwargs, model.state_dict()), data),
-                           path)
-
-
-def gan_checkpoint(path: Path, name: str, **kwargs: Any) -> Path:
-    torch.manual_seed(0)
-    pair = cast(GANPair, create_model(name, **kwargs))
-    classes = [f"k{i}" for i in range(int(kwargs.get("num_classes", 0)))]
-    data = GanDataSpec(list(kwargs["image_size"]), int(kwargs["channels"]), kwargs.get("in_channels"), classes)
-    return save_checkpoint(Checkpoint("gan", {}, ModelSpec(name, kwargs, pair.generator.state_dict()), data), path)
-
 
 def test_onnx_segmentation_takes_any_size_and_agrees(tmp_path: Path) -> None:
     ckpt = seg_checkpoint(tmp_path / "seg.pt", **TINY_UNET)
@@ -129,3 +106,36 @@ def test_torchscript_file_is_loadable_from_bytes(tmp_path: Path) -> None:
     module = torch.jit.load(io.BytesIO((tmp_path / "g.ts").read_bytes()))
     images = module(torch.randn(5, 128))
     assert images.shape == (5, 3, 16, 16) and float(images.min()) >= 0 and float(images.max()) <= 1
+
+
+DEPLOYED = """
+import sys
+sys.modules["torch"] = None  # the deployment target: neither PyTorch nor segen can be imported
+sys.modules["segen"] = None
+import json
+import numpy as np
+import onnxruntime
+session = onnxruntime.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+meta = session.get_modelmeta().custom_metadata_map
+image = np.load(sys.argv[2])
+logits, labels = session.run(None, {"images": image})
+np.save(sys.argv[3], labels)
+print(json.loads(meta["class_names"]), logits.shape)
+"""
+
+
+def test_a_deployment_target_needs_only_onnxruntime_and_numpy(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ckpt = seg_checkpoint(tmp_path / "seg.pt", **TINY_UNET)
+    export_checkpoint(ckpt, tmp_path / "seg.onnx")
+    image = np.random.default_rng(2).integers(0, 256, (1, 3, 61, 83), dtype=np.uint8)
+    np.save(tmp_path / "image.npy", image)
+    result = subprocess.run([sys.executable, "-c", DEPLOYED, str(tmp_path / "seg.onnx"), str(tmp_path / "image.npy"),
+                             str(tmp_path / "labels.npy")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['c0', 'c1', 'c2'] (1, 3, 61, 83)"
+    with torch.inference_mode():
+        _, expected = load_exportable(ckpt).graph(torch.from_numpy(image))
+    assert np.array_equal(np.load(tmp_path / "labels.npy"), expected.numpy())

@@ -76,7 +76,8 @@ def seg_train(data_root: str | None, data_format: str | None, model: str | None,
 
 @seg.command("predict")
 @click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(),
-              help="A segmentation checkpoint (.pt); given several times, an ensemble: their mean probabilities.")
+              help="A segmentation checkpoint (.pt) or a model from `segen export` (.onnx, run by onnxruntime); "
+              "given several times, an ensemble: their mean probabilities.")
 @click.option("--input", "source", required=True, type=click.Path(), help="An image file or a folder of images.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder; existing files are not replaced "
               "unless --overwrite.")
@@ -109,7 +110,8 @@ def seg_predict(checkpoints: tuple[str, ...], source: str, out: str, overwrite: 
 
 @seg.command("evaluate")
 @click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(),
-              help="A segmentation checkpoint (.pt); given several times, an ensemble: their mean probabilities.")
+              help="A segmentation checkpoint (.pt) or a model from `segen export` (.onnx, run by onnxruntime); "
+              "given several times, an ensemble: their mean probabilities.")
 @click.option("--data", "data_root", required=True, type=click.Path(), help="Dataset root.")
 @click.option("--format", "data_format", default="auto", show_default=True, help="Dataset format.")
 @click.option("--split", default="test", show_default=True, help="Split to evaluate (train, val, test).")

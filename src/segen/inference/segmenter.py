@@ -222,8 +222,13 @@ class Ensemble(Segmenter):
     def from_checkpoints(cls, paths: Sequence[str | Path], device: str | torch.device = "cpu",
                          max_pixels: int | None = DEFAULT_MAX_PIXELS, prune: int | None = None,
                          tta: str = "none") -> Segmenter:
-        """One Segmenter for one path; an Ensemble of them for several (see `Segmenter.from_checkpoint`)."""
-        members = [Segmenter.from_checkpoint(p, device, max_pixels, prune, tta) for p in paths]
+        """One Segmenter for one path; an Ensemble of them for several (see `Segmenter.from_checkpoint`). A
+        `.onnx` path (from `segen export`) runs through onnxruntime."""
+        from segen.inference.onnx_runner import load_onnx_or_none
+
+        members = [load_onnx_or_none(p, max_pixels, prune, tta) or Segmenter.from_checkpoint(p, device, max_pixels,
+                                                                                            prune, tta)
+                   for p in paths]
         return members[0] if len(members) == 1 else cls(members, list(paths))
 
     @torch.inference_mode()
