@@ -152,8 +152,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(name)
+    os.close(fd)  # reopened by name, so the handle has a file name (writers such as tifffile ask for it)
     try:
-        with os.fdopen(fd, mode) as handle:
+        with open(tmp, mode) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

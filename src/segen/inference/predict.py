@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from tqdm import tqdm
 from segen.data.io import IMAGE_SUFFIXES, check_sizes, read_image
 from segen.errors import DataError
 from segen.inference.segmenter import Segmenter
+from segen.inference.streamed import is_streamed, predict_streamed, streamed_names
 from segen.inference.tiling import AUTO_TILING, Tiling
 from segen.preprocess import to_unit, unit_to_uint8
 from segen.reports import overlay, save_indexed_png, save_png
@@ -40,12 +41,12 @@ def output_names(stem: str, overlays: bool = False, probabilities: bool = False)
 
 
 def check_outputs(source: str | Path, out: str | Path, overlays: bool = False,
-                  probabilities: bool = False) -> list[Path]:
+                  probabilities: bool = False, streamed: Collection[Path] = ()) -> list[Path]:
     """The inputs of `source`, once it is certain that writing to `out` destroys nothing; else DataError.
 
     Refused: `out` is the input folder; an output would replace an input file; two inputs would write the
     same file (``a.jpg`` and ``a.png`` both give ``a.png``). Names are compared case-insensitively, as
-    some file systems do.
+    some file systems do. Inputs in `streamed` write the names of `streamed_names`.
     """
     files = list_inputs(source)
     out = Path(out)
@@ -58,7 +59,8 @@ def check_outputs(source: str | Path, out: str | Path, overlays: bool = False,
     inputs = {(p.resolve().parent, p.name.casefold()): p for p in files}
     claimed: dict[str, Path] = {}
     for path in files:
-        for name in output_names(path.stem, overlays, probabilities):
+        names = streamed_names if path in streamed else output_names
+        for name in names(path.stem, overlays, probabilities):
             other = claimed.setdefault(name.casefold(), path)
             if other != path:
                 raise DataError(f"{Path(source)}: inputs {other.name} and {path.name} would both write {name}; "
@@ -75,18 +77,25 @@ def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, ove
                   on_file: Callable[[Path, np.ndarray], None] | None = None,
                   tiling: Tiling | None = AUTO_TILING) -> list[Path]:
     """Write DIR/<stem>.png masks (input size, paletted) for every input image; returns the mask paths.
+    `on_file(path, mask)` is called with each mask held in memory (not for streamed images).
 
     Checks first (`check_outputs`, and sizes against `segmenter.max_pixels`) so that nothing is
     overwritten and no oversized image is decoded. Images run whole or window by window as `tiling` says
-    (None: all whole); an image tiled only for its size is named on stderr.
+    (None: all whole); an image tiled only for its size is named on stderr. A TIFF above
+    `segmenter.max_pixels` is streamed from disk to tiled BigTIFF outputs (see segen.inference.streamed)
+    unless `tiling` is None; any other image above it is refused.
     """
-    files = check_outputs(source, out, overlays, probabilities)
-    check_sizes(files, segmenter.max_pixels)
+    streamed = {p for p in list_inputs(source) if is_streamed(p, segmenter.max_pixels, tiling)}
+    files = check_outputs(source, out, overlays, probabilities, streamed)
+    check_sizes([p for p in files if p not in streamed], segmenter.max_pixels)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     ignore = segmenter.info.ignore_index
     for path in tqdm(files, desc="predict", unit="img", disable=not progress):
+        if path in streamed and tiling is not None:
+            written.append(predict_streamed(segmenter, path, out, tiling, overlays, probabilities))
+            continue
         image = read_image(path, segmenter.info.channels, segmenter.max_pixels)
         segmenter.check_depth(image, path)
         size = (int(image.shape[-2]), int(image.shape[-1]))

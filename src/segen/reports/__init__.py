@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from segen.reports.grid import image_grid, save_png, to_uint8_image
 from segen.reports.html import write_report
-from segen.reports.palette import colorize, default_palette, overlay, save_indexed_png
+from segen.reports.palette import colorize, default_palette, overlay, save_indexed_png, tiff_colormap
 from segen.reports.plots import plot_curves
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "plot_curves",
     "save_indexed_png",
     "save_png",
+    "tiff_colormap",
     "to_uint8_image",
     "write_report",
 ]

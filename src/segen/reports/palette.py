@@ -45,6 +45,19 @@ def colorize(mask: np.ndarray, palette: Sequence[Color], ignore_index: int = 255
     return out
 
 
+def palette_entries(palette: Sequence[Color], ignore_index: int = 255) -> list[Color]:
+    """The 256 colours of a paletted mask file: the classes', white for `ignore_index`, grey for the rest."""
+    entries = [*list(palette)[:256], *[_GREY] * max(0, 256 - len(palette))]
+    if 0 <= ignore_index <= 255:
+        entries[ignore_index] = _WHITE
+    return entries
+
+
+def tiff_colormap(palette: Sequence[Color], ignore_index: int = 255) -> np.ndarray:
+    """`palette_entries` as a TIFF colour map: 3 x 256 uint16 (8-bit values scaled by 257)."""
+    return np.array(palette_entries(palette, ignore_index), dtype=np.uint16).T * 257
+
+
 def save_indexed_png(
     mask: np.ndarray, path: str | os.PathLike[str], palette: Sequence[Color], ignore_index: int = 255
 ) -> None:
@@ -59,9 +72,7 @@ def save_indexed_png(
         raise ValueError(f"mask must be HxW, got shape {mask.shape}")
     if mask.size and (int(mask.min()) < 0 or int(mask.max()) > 255):
         raise ValueError(f"class ids must be in 0..255, got {int(mask.min())}..{int(mask.max())}")
-    entries = [*list(palette)[:256], *[_GREY] * max(0, 256 - len(palette))]
-    if 0 <= ignore_index <= 255:
-        entries[ignore_index] = _WHITE
+    entries = palette_entries(palette, ignore_index)
     image = Image.fromarray(mask.astype(np.uint8))
     image.putpalette([value for colour in entries for value in colour])  # "L" becomes "P"
     save_pil_atomic(image, path)
