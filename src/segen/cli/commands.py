@@ -22,7 +22,7 @@ from segen.cli.options import (
     training_options,
 )
 from segen.config import SegConfig
-from segen.data.io import DEFAULT_MAX_PIXELS, check_sizes
+from segen.data.io import DEFAULT_MAX_PIXELS
 from segen.inference.tiling import Tiling
 from segen.runtime import write_atomic
 
@@ -96,13 +96,11 @@ def seg_predict(checkpoints: tuple[str, ...], source: str, out: str, overwrite: 
                 tiling: Tiling | None) -> None:
     """Predict masks (paletted PNG at each input's size) for images; never replaces an input."""
     from segen.inference import Ensemble, predict_files
-    from segen.inference.predict import check_outputs, output_names
+    from segen.inference.predict import plan_outputs
     from segen.runtime import resolve_device
 
-    files = check_outputs(source, out, overlay, probabilities)
-    names = [name for f in files for name in output_names(f.stem, overlay, probabilities)]
+    _, _, names = plan_outputs(source, out, overlay, probabilities, max_pixels, tiling)
     check_output_folder(out, "--out", None if overwrite else names)
-    check_sizes(files, max_pixels)
     segmenter = Ensemble.from_checkpoints(checkpoints, resolve_device(device), max_pixels, prune, tta)
     written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet, tiling=tiling)
     click.echo(f"wrote {len(written)} mask(s) to {out}")

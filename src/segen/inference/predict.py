@@ -72,6 +72,18 @@ def check_outputs(source: str | Path, out: str | Path, overlays: bool = False,
     return files
 
 
+def plan_outputs(source: str | Path, out: str | Path, overlays: bool, probabilities: bool, max_pixels: int | None,
+                 tiling: Tiling | None) -> tuple[list[Path], set[Path], list[str]]:
+    """(the inputs, those streamed from disk, the names of all outputs), once `check_outputs` and the pixel
+    limit (for images predicted whole or tiled in memory) have passed; DataError otherwise."""
+    streamed = {p for p in list_inputs(source) if is_streamed(p, max_pixels, tiling)}
+    files = check_outputs(source, out, overlays, probabilities, streamed)
+    check_sizes([p for p in files if p not in streamed], max_pixels)
+    names = [name for f in files
+             for name in (streamed_names if f in streamed else output_names)(f.stem, overlays, probabilities)]
+    return files, streamed, names
+
+
 def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, overlays: bool = False,
                   probabilities: bool = False, progress: bool = True,
                   on_file: Callable[[Path, np.ndarray], None] | None = None,
@@ -85,9 +97,7 @@ def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, ove
     `segmenter.max_pixels` is streamed from disk to tiled BigTIFF outputs (see segen.inference.streamed)
     unless `tiling` is None; any other image above it is refused.
     """
-    streamed = {p for p in list_inputs(source) if is_streamed(p, segmenter.max_pixels, tiling)}
-    files = check_outputs(source, out, overlays, probabilities, streamed)
-    check_sizes([p for p in files if p not in streamed], segmenter.max_pixels)
+    files, streamed, _ = plan_outputs(source, out, overlays, probabilities, segmenter.max_pixels, tiling)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
