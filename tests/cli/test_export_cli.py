@@ -11,6 +11,7 @@ from PIL import Image
 from conftest import run_segen
 
 ort = pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
 
 
 def test_export_a_trained_run_and_predict_the_same_mask(trained_run: Path, multiclass_root: Path,
@@ -57,3 +58,30 @@ def test_predict_and_evaluate_run_an_exported_model(trained_run: Path, multiclas
     scores = [run_segen("seg", "evaluate", "--checkpoint", str(c), "--data", str(multiclass_root), "--split", "val")
               for c in (trained_run / "best.pt", model)]
     assert all(s.returncode == 0 for s in scores) and scores[0].stdout == scores[1].stdout
+
+
+def test_int8_export_reports_mean_iou_before_and_after(trained_run: Path, multiclass_root: Path,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "int8.onnx"
+    result = run_segen("export", "--checkpoint", str(trained_run / "best.pt"), "--out", str(out), "--quantize",
+                       "int8", "--calibration", str(multiclass_root / "train" / "images"), "--calibration-images",
+                       "4", "--validate", str(multiclass_root), "--split", "val", "--max-drop", "0")
+    assert result.returncode == 0, result.stderr
+    assert "int8: calibrated on 4 images" in result.stdout and "int8: mean IoU on val " in result.stdout
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert props["quantization"].startswith("int8 static QDQ")
+    ops = {node.op_type for node in onnx.load(str(out)).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    line = next(x for x in result.stdout.splitlines() if x.startswith("int8: mean IoU"))
+    drop = float(line.rsplit("drop ", 1)[1].rstrip(")"))
+    assert ("warning: int8 loses" in result.stderr) == (drop > 0)
+
+
+def test_int8_needs_calibration_images(trained_run: Path, tmp_path: Path) -> None:
+    result = run_segen("export", "--checkpoint", str(trained_run / "best.pt"), "--out", str(tmp_path / "q.onnx"),
+                       "--quantize", "int8")
+    assert result.returncode == 1 and "--quantize int8 needs --calibration DIR" in result.stderr
+    result = run_segen("export", "--checkpoint", str(trained_run / "best.pt"), "--out", str(tmp_path / "q.onnx"),
+                       "--quantize", "int8", "--calibration", str(tmp_path / "none"))
+    assert result.returncode == 1 and "calibration folder not found" in result.stderr
+    assert not (tmp_path / "q.onnx").exists()

@@ -27,6 +27,13 @@ from torch import Tensor
 
 from segen.errors import ExportError
 from segen.export.exportable import Exportable, load_exportable
+from segen.export.quantize import (
+    Int8Settings,
+    QuantizationReport,
+    calibration_images,
+    onnx_mean_iou,
+    quantize_int8,
+)
 from segen.runtime import write_atomic
 
 FORMATS = ("onnx", "torchscript")
@@ -53,6 +60,8 @@ class ExportReport:
     format: str
     checks: list[ParityCheck] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    quantization: QuantizationReport | None = None
+    int8_checks: list[ParityCheck] = field(default_factory=list)  # the int8 graph against PyTorch (no tolerance)
 
     @property
     def max_abs_diff(self) -> float:
@@ -60,8 +69,9 @@ class ExportReport:
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, fmt: str = "onnx",
-                      tolerance: float = DEFAULT_TOLERANCE) -> ExportReport:
-    """Write `checkpoint`'s model to `out` as `fmt` (onnx or torchscript) after checking parity with PyTorch.
+                      tolerance: float = DEFAULT_TOLERANCE, int8: Int8Settings | None = None) -> ExportReport:
+    """Write `checkpoint`'s model to `out` as `fmt` (onnx or torchscript) after checking parity with PyTorch;
+    with `int8`, the fp32 graph is checked, then quantised (ONNX segmentation models only) and written.
 
     Raises:
         ExportError: the exporter failed, a needed package is missing, or a parity input differs by more
@@ -69,7 +79,12 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, fmt: str = "onnx"
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}", kind="invalid")
+    if int8 is not None and fmt != "onnx":
+        raise ExportError("--quantize int8 needs --format onnx", kind="invalid")
+    calibration = calibration_images(int8.calibration, int8.images) if int8 is not None else []
     exportable = load_exportable(checkpoint)
+    if int8 is not None and exportable.metadata["task"] != "segmentation":
+        raise ExportError(f"{checkpoint}: --quantize int8 is for segmentation models", kind="invalid")
     exportable.metadata.update({"segen_version": version("segen"), "source": Path(checkpoint).name})
     data, runner = (_onnx_bytes if fmt == "onnx" else _torchscript_bytes)(exportable)
     report = ExportReport(Path(out), fmt, _parity(exportable, runner), dict(exportable.metadata))
@@ -77,8 +92,25 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, fmt: str = "onnx"
     if not worst.max_abs_diff <= tolerance:
         raise ExportError(f"{out}: the exported model differs from PyTorch by {worst.max_abs_diff:.3g} at input "
                           f"{'x'.join(map(str, worst.shape))} (tolerance {tolerance:g}); nothing was written")
+    if int8 is not None:
+        data, report.quantization, report.int8_checks = _int8(data, exportable, int8, calibration)
     write_atomic(out, data)
     return report
+
+
+def _int8(fp32: bytes, exportable: Exportable, settings: Int8Settings, images: list[Path]
+          ) -> tuple[bytes, QuantizationReport, list[ParityCheck]]:
+    """The quantised graph, its scores before and after, and how far it is from PyTorch on the parity inputs."""
+    model = quantize_int8(fp32, images, exportable.metadata)
+    _, ort = _onnx_modules()
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    checks = _parity(exportable, _session_runner(session, exportable.input_names))
+    report = QuantizationReport(len(images))
+    if settings.validate is not None:
+        report.split = settings.split
+        report.fp32_mean_iou = onnx_mean_iou(fp32, settings.validate, settings.split, exportable.metadata)
+        report.int8_mean_iou = onnx_mean_iou(model, settings.validate, settings.split, exportable.metadata)
+    return model, report, checks
 
 
 def _parity(exportable: Exportable, runner: Runner) -> list[ParityCheck]:
@@ -109,13 +141,16 @@ def _onnx_bytes(exportable: Exportable) -> tuple[bytes, Runner]:
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.helper.set_model_props(proto, exportable.metadata)
     data = proto.SerializeToString()
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return data, _session_runner(ort.InferenceSession(data, providers=["CPUExecutionProvider"]),
+                                 exportable.input_names)
 
+
+def _session_runner(session: Any, input_names: list[str]) -> Runner:
     def run(inputs: tuple[Tensor, ...]) -> list[np.ndarray]:
-        feeds = {name: t.numpy() for name, t in zip(exportable.input_names, inputs, strict=True)}
+        feeds = {name: t.numpy() for name, t in zip(input_names, inputs, strict=True)}
         return [np.asarray(x) for x in session.run(None, feeds)]
 
-    return data, run
+    return run
 
 
 def _torchscript_bytes(exportable: Exportable) -> tuple[bytes, Runner]:
