@@ -93,7 +93,7 @@ def seg_train(data_root: str | None, data_format: str | None, model: str | None,
 @prediction_options
 def seg_predict(checkpoints: tuple[str, ...], source: str, out: str, overwrite: bool, overlay: bool,
                 probabilities: bool, prune: int | None, max_pixels: int, device: str, quiet: bool, tta: str,
-                tiling: Tiling | None) -> None:
+                precision: str, compile_model: bool, tiling: Tiling | None) -> None:
     """Predict masks (paletted PNG at each input's size) for images; never replaces an input."""
     from segen.inference import Ensemble, predict_files
     from segen.inference.predict import plan_outputs
@@ -101,7 +101,8 @@ def seg_predict(checkpoints: tuple[str, ...], source: str, out: str, overwrite: 
 
     _, _, names = plan_outputs(source, out, overlay, probabilities, max_pixels, tiling)
     check_output_folder(out, "--out", None if overwrite else names)
-    segmenter = Ensemble.from_checkpoints(checkpoints, resolve_device(device), max_pixels, prune, tta)
+    segmenter = Ensemble.from_checkpoints(checkpoints, resolve_device(device), max_pixels, prune, tta,
+                                          precision=precision, compile=compile_model)
     written = predict_files(segmenter, source, out, overlay, probabilities, progress=not quiet, tiling=tiling)
     click.echo(f"wrote {len(written)} mask(s) to {out}")
 
@@ -130,14 +131,16 @@ def seg_predict(checkpoints: tuple[str, ...], source: str, out: str, overwrite: 
 @prediction_options
 def seg_evaluate(checkpoints: tuple[str, ...], data_root: str, data_format: str, split: str, json_out: str | None,
                  spacing: tuple[float, float] | None, boundary_tolerance: float, prune: int | None, batch_size: int,
-                 max_pixels: int, device: str, quiet: bool, tta: str, tiling: Tiling | None) -> None:
+                 max_pixels: int, device: str, quiet: bool, tta: str, precision: str, compile_model: bool,
+                 tiling: Tiling | None) -> None:
     """Score a checkpoint on a labelled split: per-class IoU, Dice, precision, recall, HD95, ASSD, boundary F1."""
     from segen.inference import Ensemble, evaluate_segmentation, format_scores
     from segen.runtime import resolve_device
 
     if json_out:
         check_output_file(json_out, "--json")
-    segmenter = Ensemble.from_checkpoints(checkpoints, resolve_device(device), max_pixels, prune, tta)
+    segmenter = Ensemble.from_checkpoints(checkpoints, resolve_device(device), max_pixels, prune, tta,
+                                          precision=precision, compile=compile_model)
     scores = evaluate_segmentation(segmenter, data_root, split, batch_size, progress=not quiet, format=data_format,
                                    spacing=spacing, boundary_tolerance=boundary_tolerance, tiling=tiling)
     click.echo(format_scores(scores))

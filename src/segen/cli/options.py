@@ -203,6 +203,11 @@ _PREDICTION_OPTIONS = (
     click.option("--blend", type=click.Choice(["gaussian", "flat"]), default="gaussian", show_default=True,
                  help="Weigh overlapping windows by a Gaussian centred on each (seamless) or equally."),
     click.option("--tile-batch", type=POSITIVE_INT, default=4, show_default=True, help="Windows per forward pass."),
+    click.option("--precision", "precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32",
+                 show_default=True, help="bf16: autocast (GPUs, and CPUs with AMX or AVX512-BF16); auto: mixed "
+                 "precision on CUDA, fp32 elsewhere."),
+    click.option("--compile", "compile_model", is_flag=True, help="Run the model through torch.compile (the "
+                 "first images take longer while it compiles; needs a C++ compiler on CPUs)."),
 )
 
 

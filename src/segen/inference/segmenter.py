@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from segen.metrics import logits_to_labels
 from segen.models import UNetPlusPlus, create_model
 from segen.preprocess import UINT8_MAX, from_unit, match_channels, normalise
 from segen.reports import default_palette
-from segen.runtime import memory_format
+from segen.runtime import amp_dtype, autocast, memory_format
 
 
 @dataclass
@@ -46,11 +46,15 @@ class Segmenter:
     """
 
     def __init__(self, model: torch.nn.Module, info: ModelInfo, device: str | torch.device = "cpu",
-                 max_pixels: int | None = DEFAULT_MAX_PIXELS, tta: str = "none") -> None:
+                 max_pixels: int | None = DEFAULT_MAX_PIXELS, tta: str = "none", *, precision: str = "fp32",
+                 compile: bool = False) -> None:
         tta_transforms(tta)  # ValueError for an unknown mode
         self.tta = tta
         self.device = torch.device(device)
+        self.amp = amp_dtype(self.device, precision)  # ConfigError where the device lacks the type
         self.model = model.to(self.device).to(memory_format=memory_format(self.device)).eval()
+        if compile:
+            self.model = cast(torch.nn.Module, torch.compile(self.model, dynamic=True))
         self.info = info
         self.max_pixels = max_pixels
         self._mean = torch.tensor(info.mean, device=self.device).view(1, -1, 1, 1)
@@ -59,9 +63,10 @@ class Segmenter:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu",
                         max_pixels: int | None = DEFAULT_MAX_PIXELS, prune: int | None = None,
-                        tta: str = "none") -> Segmenter:
+                        tta: str = "none", *, precision: str = "fp32", compile: bool = False) -> Segmenter:
         """Load a segmentation checkpoint (`best.pt` or `last.pt` of a run); `max_pixels` limits input files;
-        `prune` chooses a UNet++'s head (None: the checkpoint's choice); `tta` as in the class."""
+        `prune` chooses a UNet++'s head (None: the checkpoint's choice); `tta` as in the class; `precision`
+        fp32, bf16 (autocast; CPUs with AMX or AVX512-BF16, GPUs) or auto; `compile` runs torch.compile."""
         checkpoint = load_checkpoint(path, kind="segmentation")
         spec, data = checkpoint.model, checkpoint.data
         assert isinstance(data, SegDataSpec)
@@ -77,7 +82,7 @@ class Segmenter:
                                   f"{str(exc).splitlines()[0][:120]})", kind="corrupt") from None
         if prune is not None:
             choose_head(model, prune, f"{path} ({spec.name})")
-        return cls(model, info, device, max_pixels, tta)
+        return cls(model, info, device, max_pixels, tta, precision=precision, compile=compile)
 
     @property
     def num_classes(self) -> int:
@@ -97,7 +102,8 @@ class Segmenter:
 
     def _model_logits(self, images: torch.Tensor) -> torch.Tensor:
         x = normalise(images.to(self.device), self._mean, self._std, self.info.max_value)
-        return self.model(x.contiguous(memory_format=memory_format(self.device))).float()
+        with autocast(self.device, self.amp):
+            return self.model(x.contiguous(memory_format=memory_format(self.device))).float()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Per-class probabilities N,C,H,W (two channels, background and foreground, for binary models)."""
@@ -221,13 +227,13 @@ class Ensemble(Segmenter):
     @classmethod
     def from_checkpoints(cls, paths: Sequence[str | Path], device: str | torch.device = "cpu",
                          max_pixels: int | None = DEFAULT_MAX_PIXELS, prune: int | None = None,
-                         tta: str = "none") -> Segmenter:
+                         tta: str = "none", *, precision: str = "fp32", compile: bool = False) -> Segmenter:
         """One Segmenter for one path; an Ensemble of them for several (see `Segmenter.from_checkpoint`). A
         `.onnx` path (from `segen export`) runs through onnxruntime."""
         from segen.inference.onnx_runner import load_onnx_or_none
 
-        members = [load_onnx_or_none(p, max_pixels, prune, tta) or Segmenter.from_checkpoint(p, device, max_pixels,
-                                                                                            prune, tta)
+        members = [load_onnx_or_none(p, max_pixels, prune, tta)
+                   or Segmenter.from_checkpoint(p, device, max_pixels, prune, tta, precision=precision, compile=compile)
                    for p in paths]
         return members[0] if len(members) == 1 else cls(members, list(paths))
 
