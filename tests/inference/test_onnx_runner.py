@@ -55,3 +55,5 @@ def test_files_that_are_not_exported_segmenters(tmp_path: Path, exported: tuple[
         OnnxSegmenter.from_file(tmp_path / "g.onnx")
     with pytest.raises(ConfigError, match=r"--prune applies to checkpoints"):
         Ensemble.from_checkpoints([exported[1]], prune=1)
+    with pytest.raises(ConfigError, match=r"--precision and --compile apply to checkpoints"):
+        Ensemble.from_checkpoints([exported[1]], compile=True)

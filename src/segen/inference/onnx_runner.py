@@ -41,14 +41,18 @@ class OnnxSegmenter(Segmenter):
         self._dtype = torch.uint8 if info.max_value <= UINT8_MAX else torch.int32
 
     @classmethod
-    def from_file(cls, path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-                  tta: str = "none") -> OnnxSegmenter:
-        """Open a file written by `segen export --format onnx`; CheckpointError if it is not one."""
+    def from_file(cls, path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS, tta: str = "none",
+                  device: str | torch.device = "cpu") -> OnnxSegmenter:
+        """Open a file written by `segen export --format onnx`; CheckpointError if it is not one. On a CUDA
+        `device` onnxruntime's CUDA provider runs it where installed (onnxruntime-gpu), else the CPU."""
         ort = onnxruntime_module()
         if not Path(path).is_file():
             raise CheckpointError(f"{path}: model file not found", kind="missing", path=path)
+        providers = ["CPUExecutionProvider"]
+        if torch.device(device).type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
         try:
-            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(str(path), providers=providers)
         except Exception as exc:  # onnxruntime raises its own types for unreadable files
             raise CheckpointError(f"{path}: not a readable ONNX model ({type(exc).__name__})", kind="corrupt",
                                   path=path) from None
@@ -73,14 +77,20 @@ class OnnxSegmenter(Segmenter):
         return torch.from_numpy(logits)[..., :h, :w]
 
 
-def load_onnx_or_none(path: str | Path, max_pixels: int | None, prune: int | None, tta: str) -> OnnxSegmenter | None:
-    """An OnnxSegmenter for a `.onnx` path, None for any other (a checkpoint)."""
+def load_onnx_or_none(path: str | Path, max_pixels: int | None, prune: int | None, tta: str,
+                      device: str | torch.device = "cpu", precision: str = "fp32",
+                      compile: bool = False) -> OnnxSegmenter | None:
+    """An OnnxSegmenter for a `.onnx` path, None for any other (a checkpoint); the options that only apply to
+    PyTorch models are refused for it."""
     if not is_onnx_file(path):
         return None
     if prune is not None:
         raise ConfigError(f"{path}: --prune applies to checkpoints; an exported model keeps the head it was "
                           "exported with")
-    return OnnxSegmenter.from_file(path, max_pixels, tta)
+    if precision != "fp32" or compile:
+        raise ConfigError(f"{path}: --precision and --compile apply to checkpoints; an ONNX model runs in "
+                          "onnxruntime as exported (use an int8 export for speed)")
+    return OnnxSegmenter.from_file(path, max_pixels, tta, device)
 
 
 def model_info(meta: dict[str, str]) -> tuple[ModelInfo, int]:

@@ -232,7 +232,7 @@ class Ensemble(Segmenter):
         `.onnx` path (from `segen export`) runs through onnxruntime."""
         from segen.inference.onnx_runner import load_onnx_or_none
 
-        members = [load_onnx_or_none(p, max_pixels, prune, tta)
+        members = [load_onnx_or_none(p, max_pixels, prune, tta, device, precision, compile)
                    or Segmenter.from_checkpoint(p, device, max_pixels, prune, tta, precision=precision, compile=compile)
                    for p in paths]
         return members[0] if len(members) == 1 else cls(members, list(paths))
