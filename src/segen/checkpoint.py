@@ -129,6 +129,14 @@ def _upgrade_v1(state: dict[str, Any]) -> dict[str, Any]:
     return {**state, "model": {**model, "weights": weights}, "training": training, "version": 1}
 
 
+def training_crop(config: dict[str, Any]) -> tuple[int, int] | None:
+    """The training crop (H, W) recorded in a checkpoint's config (`data.image_size`); None when absent."""
+    size = (config.get("data") or {}).get("image_size")
+    if isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size):
+        return int(size[0]), int(size[1])
+    return None
+
+
 def save_checkpoint(checkpoint: Checkpoint, path: str | Path) -> Path:
     """Write `checkpoint` to `path` atomically: a temporary file, fsync, rename."""
     path = Path(path)

@@ -12,7 +12,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from segen.checkpoint import Checkpoint, GanDataSpec, SegDataSpec, load_checkpoint
+from segen.checkpoint import Checkpoint, GanDataSpec, SegDataSpec, load_checkpoint, training_crop
 from segen.errors import CheckpointError, ConfigError
 from segen.export.graphs import ClassSamplerGraph, SamplerGraph, SegmentationGraph, TranslatorGraph
 from segen.models import GANPair, create_model
@@ -72,7 +72,7 @@ def _segmentation(checkpoint: Checkpoint, gen: torch.Generator) -> Exportable:
                                      "min_side": _min_side(model)}),
                 "outputs": json.dumps({"logits": "float32 N,K,H,W", "labels": "int64 N,H,W class ids"}),
                 "activation": "sigmoid" if _one_channel(model, channels) else "softmax",
-                "ignore_index": str(int(data.ignore_index)), "window": json.dumps(_training_crop(checkpoint)),
+                "ignore_index": str(int(data.ignore_index)), "window": json.dumps(training_crop(checkpoint.config)),
                 "binary_255": "true" if data.binary_255 else "false"}
     return Exportable(graph, example, ["images"], ["logits", "labels"],
                       {"images": IMAGE_AXES, "logits": IMAGE_AXES, "labels": {0: "batch", 1: "height", 2: "width"}},
@@ -112,12 +112,6 @@ def _generator(checkpoint: Checkpoint, gen: torch.Generator) -> Exportable:
                           metadata)
     return Exportable(SamplerGraph(net).eval(), latents[1], ["latent"], ["images"],
                       {"latent": BATCH_AXIS, "images": BATCH_AXIS}, 1, latents, metadata)
-
-
-def _training_crop(checkpoint: Checkpoint) -> list[int] | None:
-    """The training crop (H, W) of the run, the default tile of tiled prediction; None when not recorded."""
-    size = (checkpoint.config.get("data") or {}).get("image_size")
-    return [int(v) for v in size] if isinstance(size, list | tuple) and len(size) == 2 else None
 
 
 def _pixels(shape: tuple[int, ...], max_value: int, dtype: torch.dtype, gen: torch.Generator) -> Tensor:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from segen.errors import ExportError
+from segen.errors import ExportError, one_line
 from segen.export.exportable import Exportable, load_exportable
 from segen.export.quantize import (
     Int8Settings,
@@ -137,7 +137,7 @@ def _onnx_bytes(exportable: Exportable) -> tuple[bytes, Runner]:
                               input_names=exportable.input_names, output_names=exportable.output_names,
                               dynamic_axes=exportable.dynamic)
         except Exception as exc:  # the exporter raises many types; the first line says what failed
-            raise ExportError(f"ONNX export failed: {type(exc).__name__}: {_first_line(exc)}") from None
+            raise ExportError(f"ONNX export failed: {type(exc).__name__}: {one_line(exc)[:200]}") from None
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.helper.set_model_props(proto, exportable.metadata)
     data = proto.SerializeToString()
@@ -159,7 +159,7 @@ def _torchscript_bytes(exportable: Exportable) -> tuple[bytes, Runner]:
         try:
             traced = torch.jit.trace(exportable.graph, exportable.example, check_trace=False)
         except Exception as exc:  # tracing raises many types; the first line says what failed
-            raise ExportError(f"TorchScript export failed: {type(exc).__name__}: {_first_line(exc)}") from None
+            raise ExportError(f"TorchScript export failed: {type(exc).__name__}: {one_line(exc)[:200]}") from None
         buffer = io.BytesIO()
         torch.jit.save(traced, buffer, _extra_files={"segen.json": json.dumps(exportable.metadata)})
         data = buffer.getvalue()
@@ -180,8 +180,3 @@ def _onnx_modules() -> tuple[Any, Any]:
     except ImportError as exc:
         raise ExportError(f"ONNX export needs the package {exc.name}: {ONNX_HINT}", kind="missing") from None
     return onnx, onnxruntime
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else "no message"

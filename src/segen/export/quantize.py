@@ -15,7 +15,7 @@ import torch
 
 from segen.data import load_split_dataset
 from segen.data.io import IMAGE_SUFFIXES, read_image
-from segen.errors import ConfigError, ExportError
+from segen.errors import ConfigError, ExportError, one_line
 from segen.metrics import ConfusionMatrix
 
 DEFAULT_CALIBRATION_IMAGES = 32
@@ -83,9 +83,7 @@ def quantize_int8(model: bytes, images: list[Path], metadata: dict[str, str]) ->
             quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         except Exception as exc:  # onnxruntime's quantiser raises many types; the first line says what failed
-            text = str(exc).strip().splitlines()
-            raise ExportError(f"int8 quantisation failed: {type(exc).__name__}: "
-                              f"{text[0][:200] if text else 'no message'}") from None
+            raise ExportError(f"int8 quantisation failed: {type(exc).__name__}: {one_line(exc)[:200]}") from None
         proto = onnx.load(str(target))
     onnx.helper.set_model_props(proto, {**metadata, "quantization": f"int8 static QDQ, per-channel weights, "
                                                                    f"{len(images)} calibration images"})

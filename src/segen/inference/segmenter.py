@@ -10,7 +10,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
-from segen.checkpoint import SegDataSpec, load_checkpoint
+from segen.checkpoint import SegDataSpec, load_checkpoint, training_crop
 from segen.data.io import DEFAULT_MAX_PIXELS, read_image
 from segen.errors import CheckpointError, ConfigError, DataError
 from segen.inference.tiling import DEFAULT_WINDOW, TileSpec, Tiling, rows_of, stream_scores, tiled_scores
@@ -76,7 +76,7 @@ class Segmenter:
             colors = [(int(c[0]), int(c[1]), int(c[2])) for c in data.colors] or default_palette(len(data.class_names))
             info = ModelInfo(list(data.class_names), colors, list(data.mean), list(data.std), int(data.channels),
                              int(data.ignore_index), bool(data.binary_255), int(data.max_value),
-                             training_crop(checkpoint.config))
+                             training_crop(checkpoint.config) or DEFAULT_WINDOW)
         except (KeyError, TypeError, RuntimeError, IndexError, ValueError, ConfigError) as exc:
             raise CheckpointError(f"{path}: incomplete segmentation checkpoint ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:120]})", kind="corrupt") from None
@@ -190,14 +190,6 @@ class Segmenter:
             raise DataError(f"image: expected H,W or H,W,C or C,H,W, got shape {tuple(tensor.shape)}")
         self.check_depth(tensor)
         return match_channels(tensor, self.info.channels)
-
-
-def training_crop(config: dict[str, Any]) -> tuple[int, int]:
-    """The training crop (H, W) recorded in a checkpoint's config, or the default window when absent."""
-    size = (config.get("data") or {}).get("image_size")
-    if isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size):
-        return int(size[0]), int(size[1])
-    return DEFAULT_WINDOW
 
 
 def choose_head(model: torch.nn.Module, prune: int, name: str) -> None:
