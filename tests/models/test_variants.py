@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from conftest import tiny_config
@@ -25,7 +26,7 @@ from segen.models import (
     list_models,
     model_defaults,
 )
-from segen.nn import AttentionGate
+from segen.nn import AttentionGate, UpBlock
 from segen.training import train_segmentation
 from segen.training.seg import supervised_loss
 
@@ -235,10 +236,41 @@ def test_decoder_widths_set_each_level_and_keep_any_size(name: str, encoder: str
     assert out.shape == (2, 3, 37, 53)
     out.square().mean().backward()
     assert all(p.grad is not None for p in model.parameters())
-    assert [block.up.out_channels for block in model.decoder.blocks] == widths[::-1]  # innermost first
+    assert [block.out_channels for block in model.decoder.blocks] == widths[::-1]  # innermost first
     assert model.decoder.in_widths == [*widths[1:], model.encoder.out_channels[-1]]
     default = create_model(name, num_classes=3, encoder=encoder, depth=depth)
-    assert [b.up.out_channels for b in default.decoder.blocks] == model.encoder.out_channels[:-1][::-1]
+    if encoder == "double":  # the paper's: each level as wide as its skip
+        assert [b.out_channels for b in default.decoder.blocks] == model.encoder.out_channels[:-1][::-1]
+    else:  # under a timm encoder: 256 at the coarsest level, halving towards the finest, then 16 at full size
+        assert [b.out_channels for b in default.decoder.blocks] == [256, 128, 64, 32]
+        assert default.decoder.out_channels == 16
+
+
+@pytest.mark.parametrize("name", ["unet-small", "attention-unet-small", "unetplusplus-small"])
+@pytest.mark.parametrize("encoder", ["double", "tf_efficientnet_lite0"])
+def test_upsampling_and_head_follow_the_encoder(name: str, encoder: str) -> None:
+    model = create_model(name, num_classes=3, encoder=encoder, depth=3 if encoder == "double" else None)
+    ups = [m for m in model.decoder.modules() if isinstance(m, UpBlock)]
+    if encoder == "double":  # the paper's: 2x2 up-convolutions halving the channels, a 1x1 head
+        assert all(isinstance(b.up, nn.ConvTranspose2d) for b in ups)
+        assert model.head.kernel_size == (1, 1)
+    else:  # nearest-neighbour up-sampling keeping the channels, a 3x3 head
+        assert all(isinstance(b.up, nn.Upsample) and b.up.mode == "nearest" for b in ups)
+        assert model.head.kernel_size == (3, 3)
+    chosen = create_model(name, num_classes=3, encoder=encoder, depth=3 if encoder == "double" else None,
+                          upsampling="nearest", head_kernel=3).eval()
+    assert chosen.head.kernel_size == (3, 3)
+    x = torch.randn(1, 3, 37, 53)
+    assert chosen(x).shape == (1, 3, 37, 53)
+
+
+def test_nearest_up_block_keeps_the_channels_until_the_convolutions() -> None:
+    block = UpBlock(32, 8, 16, "nearest")
+    out = block(torch.randn(2, 32, 5, 7), torch.randn(2, 8, 10, 14))
+    assert out.shape == (2, 16, 10, 14) and block.out_channels == 16
+    assert block.conv[0][0].in_channels == 32 + 8
+    with pytest.raises(ConfigError, match="model.head_kernel: unknown value 5"):
+        check_model_options("unet-small", "segmentation", {"head_kernel": 5})
 
 
 def test_decoder_widths_are_checked() -> None:

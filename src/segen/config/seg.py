@@ -34,6 +34,8 @@ class ModelConfig(_ModelChoice):
     activation: str | None = None
     dropout: float | None = None
     upsampling: str | None = None
+    """transpose (the paper's 2x2 up-convolution), bilinear, nearest, or auto (the preset's: transpose for the
+    native encoders, nearest under a timm encoder)."""
     stem_stride: int | None = None
     encoder: str | None = None
     encoder_weights: str | None = None
@@ -43,7 +45,11 @@ class ModelConfig(_ModelChoice):
 
     decoder_widths: list[int] | None = None
     """U-Net and Attention U-Net: each decoder level's width, finest first, one per level (the preset's: the
-    width of the skip each level fuses)."""
+    width of the skip each level fuses for the native encoders; 256 at the coarsest level, halving towards the
+    finest, under a timm encoder)."""
+    head_kernel: int | None = None
+    """The head's kernel, 1 or 3 (the preset's: 1, as the paper, for the native encoders; 3 under a timm
+    encoder)."""
     deep_supervision: bool | None = None
     """UNet++ only: a head on every top-row node, trained on the mean of their losses (the preset's: on)."""
     prune: int | None = None

@@ -81,6 +81,17 @@ def skipless_stages(width: int, reduction: int, upsampling: str, norm: str, act:
     return nn.ModuleList(UpBlock(cin, 0, cout, upsampling, norm, act) for cin, cout in pairwise(widths)), widths[-1]
 
 
+TIMM_DECODER_WIDEST = 256  # a timm encoder's decoder: 256 at the coarsest level, halving towards the finest
+
+
+def timm_decoder_widths(levels: int) -> list[int]:
+    """The default decoder widths under a timm encoder, finest first: 256 at the coarsest level, halving
+    towards the finest (not below MIN_DECODER_WIDTH), as segmentation_models_pytorch's 256-to-16 decoder.
+    Mobile encoders have thin skips (16 to 112 channels for tf_efficientnet_lite0), and a decoder that only
+    matches them learns more slowly (CamVid, benchmarks/RESULTS.md)."""
+    return [max(MIN_DECODER_WIDTH, TIMM_DECODER_WIDEST >> (levels - 1 - i)) for i in range(levels)]
+
+
 def decoder_widths(channels: list[int], widths: list[int] | None) -> list[int]:
     """The output width of each decoder level, finest first: `widths` (one per level below the coarsest
     feature) or, when None, the width of the skip each level fuses. ValueError on a wrong count or width."""
@@ -173,12 +184,26 @@ class UNetBase(nn.Module):
     """The encoder side of every U-Net variant: a native encoder ("double": two 3x3 convolutions per level,
     as the paper; "residual": two residual blocks) behind an optional stride-2/4 `Stem`, or a timm model;
     dropout `dropout` after the innermost level; inputs padded to `size_multiple`. Subclasses add a decoder
-    and heads and call `enter`, `features` and `leave` around them.
+    and heads (`make_head`) and call `enter`, `features` and `leave` around them.
+
+    `upsampling` "auto" and `head_kernel` None resolve by encoder: the paper's 2x2 up-convolution and 1x1
+    head for the native encoders; nearest-neighbour up-sampling and a 3x3 head under a timm encoder, which
+    learns from a pretrained encoder several times faster (CamVid, benchmarks/RESULTS.md).
     """
 
     def __init__(self, in_channels: int, num_classes: int, depth: int | None, base_width: int, norm: str,
-                 activation: str, dropout: float, upsampling: str, stem_stride: int, encoder: str) -> None:
+                 activation: str, dropout: float, upsampling: str, stem_stride: int, encoder: str,
+                 head_kernel: int | None = None) -> None:
         super().__init__()
+        native = encoder in NATIVE_ENCODERS
+        if upsampling == "auto":
+            upsampling = "transpose" if native else "nearest"
+        if head_kernel is None:
+            head_kernel = 1 if native else 3
+        if head_kernel not in HEAD_KERNELS:
+            raise ValueError(f"head_kernel must be 1 or 3, got {head_kernel!r}")
+        self.upsampling = upsampling
+        self.head_kernel = head_kernel
         if in_channels < 1 or num_classes < 1 or (depth is not None and depth < 1) or base_width < 1:
             raise ValueError("in_channels, num_classes, depth and base_width must be >= 1")
         if stem_stride not in STEM_STRIDES:
@@ -192,7 +217,7 @@ class UNetBase(nn.Module):
             widths = [base_width * 2**i for i in range((depth or NATIVE_DEPTH) + 1)]
             body_in = in_channels
             if stem_stride > 1:
-                self.stem = Stem(in_channels, base_width, stem_stride, upsampling, norm, activation)
+                self.stem = Stem(in_channels, base_width, stem_stride, self.upsampling, norm, activation)
                 body_in = base_width
             self.encoder = UNetEncoder(body_in, widths, norm, activation, dropout, residual=encoder == "residual")
         else:
@@ -206,6 +231,10 @@ class UNetBase(nn.Module):
     def depth(self) -> int:
         """Halvings from the input to the coarsest feature map (within the U-Net body)."""
         return max(self.encoder.reductions).bit_length() - 1
+
+    def make_head(self, width: int) -> nn.Conv2d:
+        """A head from `width` channels at full resolution to the logits (`head_kernel` x `head_kernel`)."""
+        return nn.Conv2d(width, self.num_classes, kernel_size=self.head_kernel, padding=self.head_kernel // 2)
 
     def out_width(self, body_width: int) -> int:
         """Channels at full resolution of a body output `body_width` wide (after the stem's exit, if any)."""
@@ -232,23 +261,28 @@ class UNet(UNetBase):
     `dropout` follows the innermost encoder level; `decoder_dropout` the three innermost decoder levels;
     `encoder` is "double" (two 3x3 convolutions per level, as the paper) or "residual" (two residual blocks)
     or a timm model; `decoder_widths` sets each decoder level's width, finest first (None: the width of the
-    skip it fuses, as the paper; a wider decoder, as segmentation_models_pytorch's 256-to-16, suits the thin
-    skips of mobile timm encoders).
+    skip it fuses, as the paper, for the native encoders; under a timm encoder, `timm_decoder_widths`: 256 at
+    the coarsest level halving towards the finest, which suits the thin skips of mobile encoders);
+    `upsampling` and `head_kernel` as `UNetBase`.
     """
 
     decoder_class: type[UNetDecoder] = UNetDecoder
 
     def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int | None = None, base_width: int = 64,
                  norm: str = "batch", activation: str = "relu", dropout: float = 0.0,
-                 upsampling: str = "transpose", stem_stride: int = 1, decoder_dropout: float = 0.0,
-                 encoder: str = "double", decoder_widths: list[int] | None = None) -> None:
+                 upsampling: str = "auto", stem_stride: int = 1, decoder_dropout: float = 0.0,
+                 encoder: str = "double", decoder_widths: list[int] | None = None,
+                 head_kernel: int | None = None) -> None:
         super().__init__(in_channels, num_classes, depth, base_width, norm, activation, dropout, upsampling,
-                         stem_stride, encoder)
+                         stem_stride, encoder, head_kernel)
         if decoder_widths is not None and self.stem is not None:
             raise ValueError("decoder_widths applies with stem_stride 1 (the stem's exit takes the body's width)")
-        self.decoder = self.decoder_class(self.encoder.out_channels, upsampling, norm, activation, decoder_dropout,
-                                          DECODER_DROPOUT_LEVELS, self.encoder.reductions, decoder_widths)
-        self.head = nn.Conv2d(self.out_width(self.decoder.out_channels), num_classes, kernel_size=1)
+        if decoder_widths is None and encoder not in NATIVE_ENCODERS:
+            decoder_widths = timm_decoder_widths(len(self.encoder.out_channels) - 1)
+        self.decoder = self.decoder_class(self.encoder.out_channels, self.upsampling, norm, activation,
+                                          decoder_dropout, DECODER_DROPOUT_LEVELS, self.encoder.reductions,
+                                          decoder_widths)
+        self.head = self.make_head(self.out_width(self.decoder.out_channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
@@ -258,9 +292,10 @@ class UNet(UNetBase):
 
 NATIVE_DEPTH = 4  # the native encoders' default halvings (the paper's)
 STEM_STRIDES = (1, 2, 4)
+HEAD_KERNELS = (1, 3)
 #: The valid values of the U-Net family's choice-valued options.
 CHOICES: dict[str, tuple[Any, ...]] = {"stem_stride": STEM_STRIDES, "norm": NORMS, "activation": ACTIVATIONS,
-                                       "upsampling": UPSAMPLINGS}
+                                       "upsampling": ("auto", *UPSAMPLINGS), "head_kernel": HEAD_KERNELS}
 
 
 def check_encoder(name: Any) -> str | None:
@@ -275,8 +310,8 @@ def check_encoder(name: Any) -> str | None:
 CHECKS: dict[str, OptionCheck] = {"encoder": check_encoder}
 #: The options every U-Net variant takes, with their defaults (`base_width` is set by each preset).
 COMMON_DEFAULTS: dict[str, Any] = {"in_channels": 3, "num_classes": 1, "depth": None, "norm": "batch",
-                                   "activation": "relu", "dropout": 0.0, "upsampling": "transpose", "stem_stride": 1,
-                                   "encoder": "double"}
+                                   "activation": "relu", "dropout": 0.0, "upsampling": "auto", "stem_stride": 1,
+                                   "encoder": "double", "head_kernel": None}
 #: The U-Net's options with their defaults (`base_width` is set by each preset).
 UNET_DEFAULTS: dict[str, Any] = {**COMMON_DEFAULTS, "decoder_dropout": 0.0, "decoder_widths": None}
 

@@ -3,7 +3,7 @@
 The encoder's features are the grid's first column X[i,0] (level i, finest first). Node X[i,j] (j >= 1)
 up-samples X[i+1,j-1] and fuses it with every node before it on its level, X[i,0..j-1]: an `UpBlock` whose
 skip is their concatenation, `channels[i]` wide. With L levels below the top, the top row X[0,1..L] holds L
-outputs of growing depth, each with its own 1x1 head.
+outputs of growing depth, each with its own head (1x1, or 3x3 under a timm encoder: see `UNetBase`).
 
 Deep supervision (`deep_supervision=True`, the default): in training mode the model returns (main output,
 [auxiliary outputs]): the head of X[0,L], then the heads of X[0,1..L-1], all at the input's size, so that a
@@ -77,16 +77,17 @@ class UNetPlusPlus(UNetBase):
 
     def __init__(self, in_channels: int = 3, num_classes: int = 1, depth: int | None = None, base_width: int = 64,
                  norm: str = "batch", activation: str = "relu", dropout: float = 0.0,
-                 upsampling: str = "transpose", stem_stride: int = 1, encoder: str = "double",
-                 deep_supervision: bool = True, prune: int | None = None) -> None:
+                 upsampling: str = "auto", stem_stride: int = 1, encoder: str = "double",
+                 deep_supervision: bool = True, prune: int | None = None, head_kernel: int | None = None) -> None:
         super().__init__(in_channels, num_classes, depth, base_width, norm, activation, dropout, upsampling,
-                         stem_stride, encoder)
-        self.decoder = NestedDecoder(self.encoder.out_channels, upsampling, norm, activation, self.encoder.reductions)
+                         stem_stride, encoder, head_kernel)
+        self.decoder = NestedDecoder(self.encoder.out_channels, self.upsampling, norm, activation,
+                                     self.encoder.reductions)
         self.deep_supervision = deep_supervision
         width = self.out_width(self.decoder.out_channels)
-        self.head = nn.Conv2d(width, num_classes, kernel_size=1)
+        self.head = self.make_head(width)
         aux = self.decoder.levels - 1 if deep_supervision else 0
-        self.aux_heads = nn.ModuleList(nn.Conv2d(width, num_classes, kernel_size=1) for _ in range(aux))
+        self.aux_heads = nn.ModuleList(self.make_head(width) for _ in range(aux))
         self.prune = prune
 
     @property

@@ -10,7 +10,7 @@ from torch import nn
 
 NORMS = ("batch", "instance", "group", "layer", "none")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "elu")
-UPSAMPLINGS = ("transpose", "bilinear")
+UPSAMPLINGS = ("transpose", "bilinear", "nearest")
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:
@@ -92,21 +92,28 @@ class UpBlock(nn.Module):
     """Doubles the resolution, concatenates the skip at that level (if any: `cskip` 0 takes none), then a
     DoubleConv.
 
-    `mode="transpose"` uses a 2x2 transposed convolution (the original up-convolution);
-    `mode="bilinear"` uses bilinear up-sampling followed by a 1x1 convolution.
+    `mode="transpose"` uses a 2x2 transposed convolution (the original up-convolution, halving the channels);
+    `mode="bilinear"` uses bilinear up-sampling followed by a 1x1 convolution; `mode="nearest"` repeats each
+    pixel and keeps the channels, which the DoubleConv after the concatenation brings down to `cout` (as
+    segmentation_models_pytorch's decoder: it learns faster behind a pretrained encoder).
     """
 
     def __init__(self, cin: int, cskip: int, cout: int, mode: str = "transpose", norm: str = "batch",
                  act: str = "relu", dropout: float = 0.0) -> None:
         super().__init__()
+        up_width = cout
         if mode == "transpose":
             self.up: nn.Module = nn.ConvTranspose2d(cin, cout, kernel_size=2, stride=2)
         elif mode == "bilinear":
             self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
                                     nn.Conv2d(cin, cout, kernel_size=1))
+        elif mode == "nearest":
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            up_width = cin
         else:
             raise ValueError(f"unknown up-sampling {mode!r}")
-        self.conv = DoubleConv(cout + cskip, cout, norm, act, dropout)
+        self.conv = DoubleConv(up_width + cskip, cout, norm, act, dropout)
+        self.out_channels = cout
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None) -> torch.Tensor:
         x = self.up(x)
