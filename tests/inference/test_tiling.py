@@ -137,6 +137,9 @@ def test_segmenter_tiles_agree_with_whole_images(trained_run: Path, multiclass_r
     tiled = seg.labels(images, TileSpec((40, 40), overlap=0.5))
     assert tiled.shape == whole.shape
     assert float((tiled == whole).float().mean()) > 0.95
+    small = seg.labels(images, TileSpec((40, 40), overlap=0.5), dtype=torch.uint8)  # what predict writes
+    assert small.dtype == torch.uint8 and torch.equal(small.long(), tiled)
+    assert torch.equal(seg.labels(images, dtype=torch.uint8).long(), whole)
     probs = seg.tiled_probabilities(images[0], TileSpec((40, 40)))
     assert torch.allclose(probs.sum(0), torch.ones(64, 64), atol=1e-5)
     assert torch.equal(probs.argmax(0), tiled[0])

@@ -113,7 +113,7 @@ def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, ove
         if spec is not None and tiling is not None and tiling.above:
             print(f"note: {path.name} is {size[1]}x{size[0]}: predicted in {spec.window[1]}x{spec.window[0]} "
                   f"tiles, overlap {spec.overlap:g} (--tile H W to choose)", file=sys.stderr)
-        mask = segmenter.labels(image[None], spec)[0].to(torch.uint8).numpy()
+        mask = segmenter.labels(image[None], spec, dtype=torch.uint8)[0].numpy()
         if probabilities:
             probs_t = (segmenter.scores(image[None])[0] if spec is None
                        else segmenter.tiled_probabilities(image, spec))

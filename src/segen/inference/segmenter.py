@@ -122,12 +122,14 @@ class Segmenter:
         """K,H,W probabilities of one C,H,W image, predicted window by window (see segen.inference.tiling)."""
         return tiled_scores(self.scores, image, tile)
 
-    def labels(self, images: torch.Tensor, tile: TileSpec | None = None) -> torch.Tensor:
-        """N,H,W class ids (int64, on the CPU) of N,C,H,W images: whole, or window by window with `tile`
-        (scores streamed in bands of rows, never held for the whole image)."""
+    def labels(self, images: torch.Tensor, tile: TileSpec | None = None,
+               dtype: torch.dtype = torch.long) -> torch.Tensor:
+        """N,H,W class ids (`dtype`, on the CPU) of N,C,H,W images: whole, or window by window with `tile`
+        (scores streamed in bands of rows, never held for the whole image; with `dtype` uint8 the mask of
+        an 8192x8192 image takes 64 MiB instead of 512)."""
         if tile is None:
-            return logits_to_labels(self.logits(images)).cpu()
-        out = torch.empty(images.shape[0], *images.shape[-2:], dtype=torch.long)
+            return logits_to_labels(self.logits(images)).cpu().to(dtype)
+        out = torch.empty(images.shape[0], *images.shape[-2:], dtype=dtype)
         for image, mask in zip(images, out, strict=True):
             size = (int(image.shape[-2]), int(image.shape[-1]))
             for band in stream_scores(self.scores, rows_of(image), size, tile):
