@@ -1,6 +1,6 @@
 """Inference speed at 512x512, batch 1 and 8: segen's paths side by side with smp Unet(resnet18) as the peer.
 
-Rows: segen eager fp32 (the default), channels_last, bf16 autocast (CPUs with AMX or AVX512-BF16),
+Rows: segen eager fp32 in NCHW and in channels_last (the default), bf16 autocast (CPUs with AMX or AVX512-BF16),
 torch.compile, onnxruntime fp32 and onnxruntime int8 (both from `segen export`), and the peer
 segmentation_models_pytorch `Unet("resnet18")` in eager fp32, run by the peer's own venv in a child
 process. Every row runs the same number of threads, one after the other, on the same uint8 input; images/s
@@ -62,13 +62,13 @@ def make_checkpoint(path: Path, classes: int = 12) -> Path:
                                       ModelSpec("unet-small", kwargs, model.state_dict()), data), path)
 
 
-class ChannelsLast(Segmenter):
-    """The eager path with the model and its input in NHWC (segen keeps NCHW on CPUs)."""
+class Contiguous(Segmenter):
+    """The eager path with the model and its input in the plain NCHW layout (segen predicts in NHWC)."""
 
     def _model_logits(self, images: torch.Tensor) -> torch.Tensor:
-        self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = self.model.to(memory_format=torch.contiguous_format)
         x = normalise(images, self._mean, self._std, self.info.max_value)
-        return self.model(x.contiguous(memory_format=torch.channels_last)).float()
+        return self.model(x.contiguous()).float()
 
 
 def images_per_s(run: Callable[[torch.Tensor], object], batch: torch.Tensor, rounds: int) -> float:
@@ -83,8 +83,8 @@ def images_per_s(run: Callable[[torch.Tensor], object], batch: torch.Tensor, rou
 def segen_rows(checkpoint: Path, work: Path, calibration: Path | None) -> dict[str, Callable[[torch.Tensor], object]]:
     rows: dict[str, Callable[[torch.Tensor], object]] = {}
     eager = Segmenter.from_checkpoint(checkpoint)
-    rows["segen eager fp32"] = eager.labels
-    rows["segen channels_last"] = ChannelsLast.from_checkpoint(checkpoint).labels
+    rows["segen eager fp32 NCHW"] = Contiguous.from_checkpoint(checkpoint).labels
+    rows["segen eager fp32 (channels_last, the default)"] = eager.labels
     if cpu_has_native_bf16():
         rows["segen bf16 autocast"] = Segmenter.from_checkpoint(checkpoint, precision="bf16").labels
     rows["segen torch.compile"] = Segmenter.from_checkpoint(checkpoint, compile=True).labels

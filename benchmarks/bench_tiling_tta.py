@@ -2,8 +2,8 @@
 
 For every image of the split the model predicts whole, then window by window with windows smaller than the
 image (Gaussian weighting, and flat averaging for comparison); the script reports the share of pixels
-where tiled and whole masks agree and the mean IoU of each. Then it scores the split with --tta none, flip
-and d4 (whole images) and reports mean IoU (or membrane Dice for binary data) and seconds per image.
+where tiled and whole masks agree and the mean IoU of each. Then it scores the split with --tta none,
+hflip, flip and d4 (whole images) and reports mean IoU (or membrane Dice for binary data) and seconds per image.
 
     python benchmarks/bench_tiling_tta.py --checkpoint runs/camvid/last.pt --data /tmp/camvid-full \
         --split val --window 256 256
@@ -23,6 +23,7 @@ import torch
 
 from segen.data import load_split_dataset
 from segen.inference import Segmenter, TileSpec, Tiling, evaluate_segmentation
+from segen.inference.tta import TTA_MODES
 
 
 def agreement(segmenter: Segmenter, root: Path, split: str, spec: TileSpec) -> float:
@@ -86,9 +87,9 @@ def seams(segmenter: Segmenter, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def tta_gain(args: argparse.Namespace) -> dict[str, Any]:
-    """Scores and seconds per image without TTA, with flips and with d4 (whole images)."""
+    """Scores and seconds per image for every TTA mode (whole images)."""
     result: dict[str, Any] = {}
-    for mode in ("none", "flip", "d4"):
+    for mode in TTA_MODES:
         tta = Segmenter.from_checkpoint(args.checkpoint, max_pixels=None, tta=mode)
         start = time.perf_counter()
         scores = evaluate_segmentation(tta, args.data, args.split, progress=False, tiling=None)

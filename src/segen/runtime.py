@@ -119,10 +119,11 @@ def amp_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def memory_format(device: torch.device) -> torch.memory_format:
-    """Channels-last on CUDA (tensor cores want NHWC), the plain layout elsewhere (CPU kernels run NCHW as fast
-    and skip the layout reorders)."""
-    return torch.channels_last if device.type == "cuda" else torch.contiguous_format
+def memory_format(device: torch.device, inference: bool = False) -> torch.memory_format:
+    """Channels-last on CUDA (tensor cores want NHWC) and for inference everywhere (oneDNN's NHWC convolutions
+    without a backward pass ran unet-small 1.3-2.4x faster on a 2-core CPU); the plain layout for training
+    on CPUs (forward and backward ran as fast, and the layout reorders cost)."""
+    return torch.channels_last if inference or device.type == "cuda" else torch.contiguous_format
 
 
 def cpu_has_native_bf16() -> bool:

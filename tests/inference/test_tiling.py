@@ -14,6 +14,7 @@ from PIL import Image
 from segen.cli.main import main
 from segen.data.io import read_image
 from segen.inference import Segmenter, evaluate_segmentation
+from segen.inference.predict import predict_files
 from segen.inference.tiling import TileSpec, Tiling, gaussian_weights, stream_scores, tiled_scores, window_starts
 
 
@@ -165,6 +166,26 @@ def test_predict_and_evaluate_tile_from_the_command_line(trained_run: Path, mult
                                          progress=False, tiling=None)
     tiled_scores_ = json.loads((tmp_path / "scores.json").read_text())
     assert abs(tiled_scores_["mean_iou"] - whole_scores["mean_iou"]) < 0.05
+
+
+@pytest.mark.parametrize("tiling", [None, Tiling((40, 40), above=0)], ids=["whole", "tiled"])
+def test_probabilities_come_from_the_same_pass_as_the_mask(trained_run: Path, multiclass_root: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          tiling: Tiling | None) -> None:
+    seg = Segmenter.from_checkpoint(trained_run / "best.pt")
+    calls = []
+    forward = seg._model_logits
+    monkeypatch.setattr(seg, "_model_logits", lambda x: calls.append(x.shape[0]) or forward(x))
+    images = multiclass_root / "test" / "images"
+    predict_files(seg, images, tmp_path / "masks", progress=False, tiling=tiling)
+    alone = sum(calls)
+    calls.clear()
+    predict_files(seg, images, tmp_path / "both", probabilities=True, progress=False, tiling=tiling)
+    assert sum(calls) == alone  # the model ran once per window, not again for the probabilities
+    for mask in sorted((tmp_path / "masks").glob("*.png")):
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "both" / mask.name)), np.asarray(Image.open(mask)))
+        probs = np.load(tmp_path / "both" / f"{mask.stem}_prob.npy")
+        assert np.array_equal(probs.argmax(0), np.asarray(Image.open(mask)))
 
 
 def test_whole_and_tile_together_are_refused(trained_run: Path, multiclass_root: Path, tmp_path: Path,

@@ -16,7 +16,7 @@ from segen.inference.segmenter import check_compatible
 from segen.inference.tta import apply, invert, tta_scores, tta_transforms
 
 
-@pytest.mark.parametrize(("mode", "count"), [("none", 1), ("flip", 4), ("d4", 8)])
+@pytest.mark.parametrize(("mode", "count"), [("none", 1), ("hflip", 2), ("flip", 4), ("d4", 8)])
 def test_transforms_are_distinct_and_undone_exactly(mode: str, count: int) -> None:
     images = torch.arange(2 * 3 * 5 * 7, dtype=torch.float32).view(2, 3, 5, 7)
     transforms = tta_transforms(mode)

@@ -190,8 +190,9 @@ def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any],
 #: (`prediction_options` folds the tiling options into one Tiling).
 _PREDICTION_OPTIONS = (
     click.option("--tta", type=click.Choice(TTA_MODES), default="none", show_default=True, help="Test-time "
-                 "augmentation: average the probabilities over flips (flip: 4 passes) or flips and 90-degree "
-                 "rotations (d4: 8 passes, for images without an up, such as microscopy)."),
+                 "augmentation: average the probabilities over the left-right mirror (hflip: 2 passes, for scenes "
+                 "with an up, such as streets), all flips (flip: 4 passes) or flips and 90-degree rotations (d4: 8 "
+                 "passes, for images without an up, such as microscopy)."),
     click.option("--tile", type=(POSITIVE_INT, POSITIVE_INT), metavar="H W", help="Predict every image window by "
                  "window, H x W pixels each (default: only images above --tile-above, in windows of the training "
                  "crop)."),

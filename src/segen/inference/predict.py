@@ -113,14 +113,15 @@ def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, ove
         if spec is not None and tiling is not None and tiling.above:
             print(f"note: {path.name} is {size[1]}x{size[0]}: predicted in {spec.window[1]}x{spec.window[0]} "
                   f"tiles, overlap {spec.overlap:g} (--tile H W to choose)", file=sys.stderr)
-        mask = segmenter.labels(image[None], spec, dtype=torch.uint8)[0].numpy()
-        if probabilities:
-            probs_t = (segmenter.scores(image[None])[0] if spec is None
-                       else segmenter.tiled_probabilities(image, spec))
-            probs = probs_t.cpu().numpy().astype(np.float32)
+        if probabilities:  # one pass: the mask is the argmax of the probabilities written
+            probs = (segmenter.scores(image[None])[0] if spec is None
+                     else segmenter.tiled_probabilities(image, spec)).cpu()
+            mask = probs.argmax(dim=0).to(torch.uint8).numpy()
             buffer = io.BytesIO()
-            np.save(buffer, probs)
+            np.save(buffer, probs.numpy().astype(np.float32))
             write_atomic(out / f"{path.stem}_prob.npy", buffer.getvalue())
+        else:
+            mask = segmenter.labels(image[None], spec, dtype=torch.uint8)[0].numpy()
         target = out / f"{path.stem}.png"
         save_indexed_png(mask, target, segmenter.palette, ignore)
         if overlays:

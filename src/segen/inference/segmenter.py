@@ -41,7 +41,7 @@ class Segmenter:
     """Predicts class-id masks (and probabilities) with a trained segmentation model.
 
     Images are read at their depth and scaled by the checkpoint's `max_value`; files above `max_pixels`
-    are refused from their header. With `tta` (flip or d4, see segen.inference.tta) every prediction is the
+    are refused from their header. With `tta` (hflip, flip or d4, see segen.inference.tta) every prediction is the
     mean of the probabilities over flipped (and rotated) copies.
     """
 
@@ -52,7 +52,7 @@ class Segmenter:
         self.tta = tta
         self.device = torch.device(device)
         self.amp = amp_dtype(self.device, precision)  # ConfigError where the device lacks the type
-        self.model = model.to(self.device).to(memory_format=memory_format(self.device)).eval()
+        self.model = model.to(self.device).to(memory_format=memory_format(self.device, inference=True)).eval()
         if compile:
             self.model = cast(torch.nn.Module, torch.compile(self.model, dynamic=True))
         self.info = info
@@ -103,7 +103,7 @@ class Segmenter:
     def _model_logits(self, images: torch.Tensor) -> torch.Tensor:
         x = normalise(images.to(self.device), self._mean, self._std, self.info.max_value)
         with autocast(self.device, self.amp):
-            return self.model(x.contiguous(memory_format=memory_format(self.device))).float()
+            return self.model(x.contiguous(memory_format=memory_format(self.device, inference=True))).float()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Per-class probabilities N,C,H,W (two channels, background and foreground, for binary models)."""

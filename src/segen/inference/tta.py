@@ -7,16 +7,19 @@ from collections.abc import Callable
 
 import torch
 
-TTA_MODES = ("none", "flip", "d4")
+TTA_MODES = ("none", "hflip", "flip", "d4")
 
 Transform = tuple[int, tuple[int, ...]]  # (quarter turns, flipped dims): applied as rot90 then flip
 
 
 def tta_transforms(mode: str) -> list[Transform]:
-    """The transforms of `mode`: none (identity), flip (identity, horizontal, vertical, both) or d4 (the eight
-    symmetries of a square: four rotations, each also mirrored)."""
+    """The transforms of `mode`: none (identity), hflip (identity and the left-right mirror: scenes with an up),
+    flip (identity, horizontal, vertical, both) or d4 (the eight symmetries of a square: four rotations, each
+    also mirrored)."""
     if mode == "none":
         return [(0, ())]
+    if mode == "hflip":
+        return [(0, ()), (0, (-1,))]
     if mode == "flip":
         return [(0, ()), (0, (-1,)), (0, (-2,)), (0, (-2, -1))]
     if mode == "d4":
