@@ -32,7 +32,6 @@ from segen.export import Int8Settings, export_checkpoint
 from segen.inference import Segmenter
 from segen.inference.onnx_runner import OnnxSegmenter
 from segen.models import create_model
-from segen.preprocess import normalise
 from segen.runtime import cpu_has_native_bf16
 
 PEER = """
@@ -62,13 +61,11 @@ def make_checkpoint(path: Path, classes: int = 12) -> Path:
                                       ModelSpec("unet-small", kwargs, model.state_dict()), data), path)
 
 
-class Contiguous(Segmenter):
-    """The eager path with the model and its input in the plain NCHW layout (segen predicts in NHWC)."""
-
-    def _model_logits(self, images: torch.Tensor) -> torch.Tensor:
-        self.model = self.model.to(memory_format=torch.contiguous_format)
-        x = normalise(images, self._mean, self._std, self.info.max_value)
-        return self.model(x.contiguous()).float()
+def contiguous(segmenter: Segmenter) -> Segmenter:
+    """`segmenter` with its model and input in the plain NCHW layout (segen predicts in NHWC)."""
+    segmenter.layout = torch.contiguous_format
+    segmenter.model = segmenter.model.to(memory_format=segmenter.layout)
+    return segmenter
 
 
 def images_per_s(run: Callable[[torch.Tensor], object], batch: torch.Tensor, rounds: int) -> float:
@@ -83,7 +80,7 @@ def images_per_s(run: Callable[[torch.Tensor], object], batch: torch.Tensor, rou
 def segen_rows(checkpoint: Path, work: Path, calibration: Path | None) -> dict[str, Callable[[torch.Tensor], object]]:
     rows: dict[str, Callable[[torch.Tensor], object]] = {}
     eager = Segmenter.from_checkpoint(checkpoint)
-    rows["segen eager fp32 NCHW"] = Contiguous.from_checkpoint(checkpoint).labels
+    rows["segen eager fp32 NCHW"] = contiguous(Segmenter.from_checkpoint(checkpoint)).labels
     rows["segen eager fp32 (channels_last, the default)"] = eager.labels
     if cpu_has_native_bf16():
         rows["segen bf16 autocast"] = Segmenter.from_checkpoint(checkpoint, precision="bf16").labels

@@ -52,7 +52,8 @@ class Segmenter:
         self.tta = tta
         self.device = torch.device(device)
         self.amp = amp_dtype(self.device, precision)  # ConfigError where the device lacks the type
-        self.model = model.to(self.device).to(memory_format=memory_format(self.device, inference=True)).eval()
+        self.layout = memory_format(self.device, inference=True)
+        self.model = model.to(self.device).to(memory_format=self.layout).eval()
         if compile:
             self.model = cast(torch.nn.Module, torch.compile(self.model, dynamic=True))
         self.info = info
@@ -103,7 +104,7 @@ class Segmenter:
     def _model_logits(self, images: torch.Tensor) -> torch.Tensor:
         x = normalise(images.to(self.device), self._mean, self._std, self.info.max_value)
         with autocast(self.device, self.amp):
-            return self.model(x.contiguous(memory_format=memory_format(self.device, inference=True))).float()
+            return self.model(x.contiguous(memory_format=self.layout)).float()
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Per-class probabilities N,C,H,W (two channels, background and foreground, for binary models)."""
