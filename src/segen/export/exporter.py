@@ -16,7 +16,7 @@ import io
 import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from torch import Tensor
 
 from segen.errors import ExportError, one_line
 from segen.export.exportable import Exportable, load_exportable
+from segen.export.graphs import with_int8_friendly_up_convs
 from segen.export.quantize import (
     Int8Settings,
     QuantizationReport,
@@ -87,21 +88,33 @@ def export_checkpoint(checkpoint: str | Path, out: str | Path, fmt: str = "onnx"
         raise ExportError(f"{checkpoint}: --quantize int8 is for segmentation models", kind="invalid")
     exportable.metadata.update({"segen_version": version("segen"), "source": Path(checkpoint).name})
     data, runner = (_onnx_bytes if fmt == "onnx" else _torchscript_bytes)(exportable)
-    report = ExportReport(Path(out), fmt, _parity(exportable, runner), dict(exportable.metadata))
-    worst = max(report.checks, key=lambda c: c.max_abs_diff)
-    if not worst.max_abs_diff <= tolerance:
-        raise ExportError(f"{out}: the exported model differs from PyTorch by {worst.max_abs_diff:.3g} at input "
-                          f"{'x'.join(map(str, worst.shape))} (tolerance {tolerance:g}); nothing was written")
+    report = ExportReport(Path(out), fmt, _checked(exportable, runner, tolerance, out), dict(exportable.metadata))
     if int8 is not None:
-        data, report.quantization, report.int8_checks = _int8(data, exportable, int8, calibration)
+        data, report.quantization, report.int8_checks = _int8(data, exportable, int8, calibration, tolerance, out)
     write_atomic(out, data)
     return report
 
 
-def _int8(fp32: bytes, exportable: Exportable, settings: Int8Settings, images: list[Path]
-          ) -> tuple[bytes, QuantizationReport, list[ParityCheck]]:
-    """The quantised graph, its scores before and after, and how far it is from PyTorch on the parity inputs."""
-    model = quantize_int8(fp32, images, exportable.metadata)
+def _checked(exportable: Exportable, runner: Runner, tolerance: float, out: str | Path) -> list[ParityCheck]:
+    """The parity checks of an exported graph, or an error when one is above `tolerance`."""
+    checks = _parity(exportable, runner)
+    worst = max(checks, key=lambda c: c.max_abs_diff)
+    if not worst.max_abs_diff <= tolerance:
+        raise ExportError(f"{out}: the exported model differs from PyTorch by {worst.max_abs_diff:.3g} at input "
+                          f"{'x'.join(map(str, worst.shape))} (tolerance {tolerance:g}); nothing was written")
+    return checks
+
+
+def _int8(fp32: bytes, exportable: Exportable, settings: Int8Settings, images: list[Path], tolerance: float,
+          out: str | Path) -> tuple[bytes, QuantizationReport, list[ParityCheck]]:
+    """The quantised graph, its scores before and after, and how far it is from PyTorch on the parity inputs.
+
+    What gets quantised is the fp32 graph re-exported with its up-convolutions as int8-friendly pixel
+    shuffles (`segen.export.graphs.ChannelsLastUpConv`), itself checked against PyTorch first."""
+    friendly = replace(exportable, graph=with_int8_friendly_up_convs(exportable.graph))
+    source, runner = _onnx_bytes(friendly)
+    _checked(friendly, runner, tolerance, out)
+    model = quantize_int8(source, images, exportable.metadata)
     _, ort = _onnx_modules()
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     checks = _parity(exportable, _session_runner(session, exportable.input_names))

@@ -7,6 +7,9 @@ graph returns images in [0, 1].
 
 from __future__ import annotations
 
+from copy import deepcopy
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -59,3 +62,43 @@ class TranslatorGraph(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         return self.generator(to_signed(images)).float().add(1.0).mul(0.5).clamp(0.0, 1.0)
+
+
+class ChannelsLastUpConv(nn.Module):
+    """A 2x2, stride-2 transposed convolution computed as a 1x1 convolution to 4x the channels followed by a
+    channels-last pixel shuffle: the same numbers (to float rounding), but made of ops that onnxruntime runs
+    on int8 data in its NHWC layout (it has no int8 ConvTranspose, so the up-convolutions of a quantised
+    U-Net would run in float, each between two layout transposes)."""
+
+    def __init__(self, up: nn.ConvTranspose2d) -> None:
+        super().__init__()
+        cin, cout = up.in_channels, up.out_channels
+        self.out_channels = cout
+        self.conv = nn.Conv2d(cin, 4 * cout, kernel_size=1, bias=up.bias is not None)
+        with torch.no_grad():  # output channel (a * 2 + b) * cout + o holds the kernel tap (a, b) of channel o
+            self.conv.weight.copy_(up.weight.permute(2, 3, 1, 0).reshape(4 * cout, cin, 1, 1))
+            if up.bias is not None and self.conv.bias is not None:
+                self.conv.bias.copy_(up.bias.repeat(4))
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.conv(x).permute(0, 2, 3, 1)  # N,H,W,(a,b,o)
+        n, h, w, _ = y.shape
+        y = y.reshape(n, h, w, 2, 2 * self.out_channels).permute(0, 1, 3, 2, 4)  # N,H,a,W,(b,o)
+        return y.reshape(n, 2 * h, 2 * w, self.out_channels).permute(0, 3, 1, 2)
+
+
+def is_up_conv(module: nn.Module) -> bool:
+    """A plain 2x2, stride-2 transposed convolution (the U-Net up-convolution)."""
+    return (isinstance(module, nn.ConvTranspose2d) and module.kernel_size == (2, 2) and module.stride == (2, 2)
+            and module.padding == (0, 0) and module.output_padding == (0, 0) and module.dilation == (1, 1)
+            and module.groups == 1)
+
+
+def with_int8_friendly_up_convs(graph: nn.Module) -> nn.Module:
+    """A copy of `graph` whose up-convolutions are `ChannelsLastUpConv`s (the graph itself is unchanged)."""
+    copy = deepcopy(graph)
+    for parent in copy.modules():
+        for name, child in parent.named_children():
+            if is_up_conv(child):
+                setattr(parent, name, ChannelsLastUpConv(cast(nn.ConvTranspose2d, child)))
+    return copy.eval()

@@ -85,9 +85,27 @@ def quantize_int8(model: bytes, images: list[Path], metadata: dict[str, str]) ->
         except Exception as exc:  # onnxruntime's quantiser raises many types; the first line says what failed
             raise ExportError(f"int8 quantisation failed: {type(exc).__name__}: {one_line(exc)[:200]}") from None
         proto = onnx.load(str(target))
+    _read_quantized_directly(proto.graph)
     onnx.helper.set_model_props(proto, {**metadata, "quantization": f"int8 static QDQ, per-channel weights, "
                                                                    f"{len(images)} calibration images"})
     return bytes(proto.SerializeToString())
+
+
+def _read_quantized_directly(graph: Any) -> None:
+    """Let the Shape and ArgMax nodes that read a dequantised tensor read the quantised one (same shape; the
+    same arg-max, a per-tensor dequantisation being increasing), and drop the dequantisations left unused."""
+    producers = {name: node for node in graph.node for name in node.output}
+    scalars = {t.name for t in graph.initializer if int(np.prod(t.dims)) == 1}
+    for node in graph.node:
+        source = producers.get(node.input[0]) if node.op_type in ("Shape", "ArgMax") else None
+        if source is None or source.op_type != "DequantizeLinear":
+            continue
+        if node.op_type == "Shape" or source.input[1] in scalars:
+            node.input[0] = source.input[0]
+    used = {name for node in graph.node for name in node.input} | {out.name for out in graph.output}
+    dead = [node for node in graph.node if node.op_type == "DequantizeLinear" and not set(node.output) & used]
+    for node in dead:
+        graph.node.remove(node)
 
 
 def _feeds(images: list[Path], channels: int, dtype: np.dtype) -> Iterator[dict[str, np.ndarray]]:
