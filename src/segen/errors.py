@@ -53,6 +53,12 @@ class TrainingStopped(SegenError):
     default_kind = "stopped"
 
 
+class PeerLost(TrainingStopped):
+    """Another process of a distributed run stopped or stopped answering (a collective failed or timed out)."""
+
+    default_kind = "distributed"
+
+
 def one_line(error: BaseException) -> str:
     """The message of `error` as one line; an error re-raised from a DataLoader worker gives its original line."""
     text = str(error).strip()

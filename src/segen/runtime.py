@@ -8,6 +8,7 @@ import random
 import signal
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,16 +18,41 @@ import torch
 from segen.errors import ConfigError
 
 
+@dataclass(frozen=True)
+class ProcessInfo:
+    """Where this process stands in a torchrun launch (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def process_info() -> ProcessInfo:
+    """This process's rank, world size and local rank, from the variables torchrun sets."""
+    try:
+        return ProcessInfo(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
+                           int(os.environ.get("LOCAL_RANK", "0")))
+    except ValueError:
+        raise ConfigError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (as torchrun sets them)") from None
+
+
 def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA, then MPS, then CPU; an unavailable explicit choice raises ConfigError."""
+    """'auto' picks CUDA, then MPS, then CPU; an unavailable explicit choice raises ConfigError. Under torchrun
+    each process takes the GPU of its local rank."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", process_info().local_rank % torch.cuda.device_count())
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: cuda requested but no CUDA GPU is available; use --device cpu or auto")
+    if name == "cuda":
+        return torch.device("cuda", process_info().local_rank % torch.cuda.device_count())
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("device: mps requested but not available; use --device cpu or auto")
     return torch.device(name)

@@ -14,6 +14,7 @@ from segen.config import PRECISIONS, GanConfig, SegConfig, load_yaml, merge, to_
 from segen.errors import ConfigError
 from segen.inference.tiling import DEFAULT_OVERLAP, DEFAULT_TILE_ABOVE, Tiling
 from segen.inference.tta import TTA_MODES
+from segen.runtime import process_info
 
 #: Seeds go to Python, NumPy and torch generators; torch takes at most 64 bits.
 MAX_SEED = 2**63 - 1
@@ -109,13 +110,20 @@ _TRAINING_OPTIONS = (
     click.option("--workers", type=click.IntRange(min=0), help="DataLoader worker processes."),
     click.option("--checkpoint-every", metavar="PERIOD", help="Also save last.pt every PERIOD of training: 10m "
                  "(the default), 90s, 1h, 500steps, or off."),
+    click.option("--accumulate", type=POSITIVE_INT, help="Split each process's share of a batch into this many "
+                 "micro-batches, gradients accumulated: the same update in less memory (default 1)."),
+    click.option("--sync-bn", is_flag=True, default=None, help="Distributed runs on CUDA: BatchNorm statistics "
+                 "over the global batch (SyncBatchNorm) instead of each process's share."),
+    click.option("--nproc", type=POSITIVE_INT, help="Run as this many torchrun processes on this machine (gloo on "
+                 "CPUs, NCCL on GPUs; --batch-size stays the global batch). Several machines: launch with torchrun."),
     click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's "
                  "own settings (only the budget and the machine may change)."),
     click.option("--config", "config_file", type=click.Path(), help="YAML config; flags override it."),
     click.option("--dry-run", is_flag=True, help="Print the resolved config and stop."),
     click.option("--quiet", is_flag=True, help="No progress bar."),
 )
-_TRAIN_KEYS = ("out", "epochs", "max_time", "batch_size", "device", "precision", "seed", "checkpoint_every")
+_TRAIN_KEYS = ("out", "epochs", "max_time", "batch_size", "device", "precision", "seed", "checkpoint_every",
+               "accumulate", "sync_bn")
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 
@@ -167,6 +175,10 @@ def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any],
     cfg = resolve_config(kind, config_file, flags, resume, family)
     if shared["dry_run"]:
         return print_config(cfg)
+    if shared["nproc"] and shared["nproc"] > 1 and process_info().world_size == 1:
+        from segen.training.launch import launch_local, without_nproc
+
+        return launch_local(shared["nproc"], without_nproc(click.get_current_context().obj["argv"]))
     if isinstance(cfg, SegConfig):
         from segen.training import train_segmentation
 
@@ -176,6 +188,8 @@ def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any],
 
         result = train_gan(cfg, resume=resume, progress=not quiet)
     state = result.state
+    if not process_info().is_main:
+        raise SystemExit(130 if result.interrupted else 0)  # rank 0 says how the run ended
     stop_if_interrupted(result.interrupted, state, command, cfg.train.out)
     if isinstance(cfg, SegConfig):
         best = f"{state.best:.4f}" if state.best is not None else "n/a"

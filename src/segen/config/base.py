@@ -65,6 +65,8 @@ class TrainConfig:
     log_every: int = 10
     threads: int | None = None
     checkpoint_every: str = "10m"
+    accumulate: int = 1
+    sync_bn: bool = False
 
     def validate(self) -> None:
         _check(bool(self.out), "out", "is required (--out RUNDIR)")
@@ -77,6 +79,7 @@ class TrainConfig:
         _check(self.log_every >= 1, "train.log_every", "must be >= 1")
         _check(self.threads is None or self.threads >= 1, "train.threads", "must be >= 1")
         parse_interval(self.checkpoint_every)
+        _check(self.accumulate >= 1, "accumulate", f"must be >= 1, got {self.accumulate}")
 
     def resolved_epochs(self) -> int:
         """Epochs to run: as given; unbounded under a time budget alone; else 50."""
@@ -119,7 +122,8 @@ def parse_interval(text: str, name: str = "train.checkpoint_every", epochs: bool
 #: Settings a resumed run may change: its budget, where its files are and how fast it runs; nothing that
 #: shapes the model, the data split or the schedule.
 RESUMABLE_CHANGES = ("train.epochs", "train.max_time", "train.out", "data.root", "train.device", "train.threads",
-                     "train.log_every", "train.checkpoint_every", "data.num_workers", "data.cache")
+                     "train.log_every", "train.checkpoint_every", "data.num_workers", "data.cache",
+                     "train.accumulate", "train.sync_bn")
 
 
 def check_resume(saved: dict[str, Any], requested: dict[str, Any], prefix: str = "") -> None:

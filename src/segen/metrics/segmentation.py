@@ -6,7 +6,7 @@ left out of the means, never counted as 0 or 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -44,6 +44,10 @@ class ConfusionMatrix:
             raise ValueError(f"target holds class id {int(t.max())} >= {self.num_classes}")
         counts = torch.bincount(t * self.num_classes + p, minlength=self.num_classes**2)
         self.matrix += counts.view(self.num_classes, self.num_classes)
+
+    def reduce(self, total: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Replace the counts by `total(counts)`: their sum over the processes of a distributed evaluation."""
+        self.matrix = total(self.matrix)
 
     def compute(self) -> dict[str, Any]:
         """mean_iou, mean_dice, pixel_accuracy, mean_class_accuracy (mean recall) and per_class {name: {iou, dice,

@@ -24,6 +24,7 @@ from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec
 from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
 from segen.data.gan import GanDataInfo, open_gan_dataset, parse_id_range
+from segen.errors import ConfigError
 from segen.losses.adversarial import (
     create_adversarial_loss,
     gradient_penalty,
@@ -315,14 +316,20 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
               callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> RunResult:
     """Train a GAN as configured; the run folder is `cfg.train.out`. The arguments are those of
     `segen.training.train_segmentation`."""
-    device, resume_from = start_run(cfg, "gan", GanTask.kind, resume)
-    task = GanTask(cfg, load_gan_data(cfg), device)
-    if task.augment_ops:
-        print(f"note: DiffAugment ({', '.join(task.augment_ops)}) on real and generated images", file=sys.stderr)
-    grids = SampleGrids(task, cfg.sample_every)
-    trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step])
-    trainer.prepare(resume_from, resume)
-    state = trainer.fit()
+    start = start_run(cfg, "gan", GanTask.kind, resume)
+    try:
+        if start.group.distributed:
+            raise ConfigError("gan train runs in one process for now: launch it without torchrun")
+        task = GanTask(cfg, load_gan_data(cfg), start.device)
+        if task.augment_ops:
+            print(f"note: DiffAugment ({', '.join(task.augment_ops)}) on real and generated images", file=sys.stderr)
+        grids = SampleGrids(task, cfg.sample_every)
+        trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step],
+                          start.group)
+        trainer.prepare(start.resume_from, start.resume)
+        state = trainer.fit()
+    finally:
+        start.group.close()
     return RunResult(cfg.train.out, state, trainer.interrupted)
 
 

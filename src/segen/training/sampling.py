@@ -71,9 +71,12 @@ class SeededSamples(Dataset[Any]):
         return len(self.dataset)  # type: ignore[arg-type]
 
 
-def training_loader(dataset: Dataset[Any], sampler: ResumableSampler, workers: int, device: torch.device
-                    ) -> DataLoader:
-    """The training DataLoader: seeded samples, workers that ignore Ctrl-C, no draw from the global RNG."""
-    return DataLoader(SeededSamples(dataset), batch_size=sampler.batch_size, sampler=sampler, num_workers=workers,
-                      persistent_workers=workers > 0, pin_memory=device.type == "cuda",
-                      worker_init_fn=ignore_interrupts, generator=torch.Generator().manual_seed(sampler.seed))
+def training_loader(dataset: Dataset[Any], sampler: ResumableSampler, workers: int, device: torch.device,
+                    batches: Sampler[list[Any]] | None = None) -> DataLoader:
+    """The training DataLoader: seeded samples, workers that ignore Ctrl-C, no draw from the global RNG; batches
+    of `sampler.batch_size`, or those of `batches` (a batch sampler over `sampler`'s items)."""
+    grouping: dict[str, Any] = ({"batch_sampler": batches} if batches is not None
+                                else {"batch_size": sampler.batch_size, "sampler": sampler})
+    return DataLoader(SeededSamples(dataset), **grouping, num_workers=workers, persistent_workers=workers > 0,
+                      pin_memory=device.type == "cuda", worker_init_fn=ignore_interrupts,
+                      generator=torch.Generator().manual_seed(sampler.seed))

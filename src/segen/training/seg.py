@@ -29,11 +29,36 @@ from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model
 from segen.preprocess import normalise
-from segen.runtime import amp_dtype, autocast, cpu_state, ignore_interrupts, make_grad_scaler, memory_format
+from segen.runtime import (
+    ProcessInfo,
+    amp_dtype,
+    autocast,
+    cpu_state,
+    ignore_interrupts,
+    make_grad_scaler,
+    memory_format,
+)
+from segen.training.distributed import (
+    Group,
+    RankBatches,
+    StepBatch,
+    gradient_sync,
+    rank_indices,
+    step_batches,
+    wrap_model,
+)
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.schedule import lr_factor
-from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState, start_run
+from segen.training.trainer import (
+    Callback,
+    RunResult,
+    RunStart,
+    StepCallback,
+    Trainer,
+    TrainerState,
+    start_run,
+)
 from segen.training.transfer import EncoderFreeze, input_normalisation, load_pretrained, parameter_groups
 
 
@@ -73,23 +98,27 @@ class SegmentationTask:
     monitor_mode = "max"
     nonfinite_hint = "try a lower --lr; class weights must all be > 0"
 
-    def __init__(self, cfg: SegConfig, data: SegmentationData, device: torch.device, pretrained: bool = True) -> None:
-        """`pretrained`: load `cfg.model.encoder_weights` (a resumed run takes every weight from its checkpoint)."""
+    def __init__(self, cfg: SegConfig, data: SegmentationData, device: torch.device, pretrained: bool = True,
+                 group: Group | None = None) -> None:
+        """`pretrained`: load `cfg.model.encoder_weights` (a resumed run takes every weight from its checkpoint);
+        `group`: the run's process group (default: this process alone)."""
         self.cfg = cfg
         self.data = data
         self.device = device
+        self.group = group or Group(ProcessInfo(), device)
         num_classes = data.classes.num_classes
         self.loss_name = resolve_loss_name(cfg.loss, num_classes)
         self.model_kwargs = {**cfg.model.overrides(), "in_channels": data.channels,
                              "num_classes": model_outputs(self.loss_name, num_classes)}
         model = create_model(cfg.model.name, **self.model_kwargs)
         self.weights_file = load_pretrained(model, cfg) if pretrained else None
-        self.model = model.to(device).to(memory_format=memory_format(device))
-        self.freeze = EncoderFreeze(self.model, cfg)
+        self.net = model.to(device).to(memory_format=memory_format(device))
+        self.model = wrap_model(self.net, self.group, cfg.train.sync_bn)
+        self.freeze = EncoderFreeze(self.net, cfg)
         weights = class_weights(cfg.class_weights, num_classes)
         self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, weights).to(device)
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, cfg), lr=cfg.optim.lr, betas=cfg.optim.betas)
-        self.ema = ModelEma(self.model, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.net, cfg), lr=cfg.optim.lr, betas=cfg.optim.betas)
+        self.ema = ModelEma(self.net, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.precision)
         self.scaler = make_grad_scaler(self.amp)
         self.norm_mean, self.norm_std = input_normalisation(cfg, data.channels, data.mean, data.std)
@@ -111,17 +140,20 @@ class SegmentationTask:
                                    max_value=data.max_value)
         train = data.train.with_transform(transform)
         self.sampler = ResumableSampler(len(train), cfg.train.batch_size, cfg.train.seed, cfg.data.min_epoch_samples)
-        self.train_loader = training_loader(train, self.sampler, workers, self.device)
+        self.rank_batches = RankBatches(self.sampler, cfg.train.batch_size, self.group.rank, self.group.world,
+                                        cfg.train.accumulate)
+        self.train_loader = training_loader(train, self.sampler, workers, self.device, self.rank_batches)
         common: dict[str, Any] = {"num_workers": workers, "pin_memory": self.device.type == "cuda",
                                   "persistent_workers": workers > 0, "worker_init_fn": ignore_interrupts}
-        self.val_loader = evaluation_loader(data.val, cfg.train.batch_size, common)
+        self.val_loader = evaluation_loader(data.val, cfg.train.batch_size, common,
+                                            rank_indices(len(data.val), self.group))
 
     def steps_per_epoch(self) -> int:
         return self.sampler.batches_per_epoch
 
-    def train_batches(self, epoch: int, start_step: int) -> Iterable[Any]:
+    def train_batches(self, epoch: int, start_step: int) -> Iterable[StepBatch]:
         self.sampler.set_epoch(epoch, start_step)
-        return self.train_loader
+        return step_batches(self.train_loader, self.rank_batches)
 
     def _inputs(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
@@ -131,47 +163,58 @@ class SegmentationTask:
     def before_step(self, state: TrainerState) -> None:
         self.freeze.update(state.epoch, state.step, state.elapsed)
 
-    def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
-        images, masks = batch
+    def train_step(self, batch: StepBatch, step: int, progress: float) -> dict[str, torch.Tensor]:
+        """One optimiser step on this rank's part of a global batch; returns this rank's share of the batch's
+        mean loss (the Trainer sums the shares over ranks)."""
         o = self.cfg.optim
         lr = o.lr * lr_factor(step, progress, o.warmup_steps, o.schedule, o.min_lr_ratio)
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_mult"]
         self.model.train()
         self.freeze.hold_statistics()
-        x, y = self._inputs(images), masks.to(self.device, non_blocking=True).long()
-        with autocast(self.device, self.amp):
-            loss = supervised_loss(self.loss, self.model(x), y)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        share = torch.zeros((), device=self.device)
+        for i, (images, masks) in enumerate(batch.micro):
+            x, y = self._inputs(images), masks.to(self.device, non_blocking=True).long()
+            last = i == len(batch.micro) - 1
+            with gradient_sync(self.model, last):
+                with autocast(self.device, self.amp):
+                    loss = supervised_loss(self.loss, self.model(x), y) * batch.weight(i, self.group.world)
+                self.scaler.scale(loss).backward()
+            share += loss.detach() / self.group.world
         if o.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), o.grad_clip)
+            nn.utils.clip_grad_norm_(self.net.parameters(), o.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if self.ema is not None:
-            self.ema.update(self.model, step)
-        return {"loss": loss.detach()}
+            self.ema.update(self.net, step)
+        return {"loss": share}
 
     @property
     def eval_model(self) -> nn.Module:
         """The model that is validated and saved for inference: the weight average when enabled."""
-        return self.ema.module if self.ema is not None else self.model
+        return self.ema.module if self.ema is not None else self.net
 
     @torch.inference_mode()
     def validate(self) -> dict[str, float | None]:
+        """Scores of the validation split, each image counted once whatever the number of ranks: each rank
+        takes its share of the images, and the confusion matrices and loss sums are summed over ranks."""
         model = self.eval_model.eval()
+        self.group.share_buffers(model)
         self.metric.reset()
-        loss_sum, batches = 0.0, 0
+        loss_sum, images_seen = 0.0, 0
         for images, masks in self.val_loader:
             x, y = self._inputs(images), masks.to(self.device).long()
             with autocast(self.device, self.amp):
                 logits = model(x)
-            loss_sum += float(self.loss(logits, y))
-            batches += 1
+            loss_sum += sum(float(self.loss(logits[i:i + 1], y[i:i + 1])) for i in range(len(y)))
+            images_seen += len(y)
             self.metric.update(logits_to_labels(logits), y)
+        self.metric.reduce(self.group.sum_tensor)
+        loss_total, image_total = self.group.sum([loss_sum, images_seen])
         scores = self.metric.compute()
-        logs: dict[str, float | None] = {"val/loss": loss_sum / max(batches, 1)}
+        logs: dict[str, float | None] = {"val/loss": loss_total / max(image_total, 1)}
         for key in ("mean_iou", "mean_dice", "pixel_accuracy"):
             logs[f"val/{key}"] = scores[key]
         for name, per in scores["per_class"].items():
@@ -181,7 +224,7 @@ class SegmentationTask:
     def state_dict(self) -> dict[str, Any]:
         state = {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
         if self.ema is not None:
-            state["raw_model"] = cpu_state(self.model)
+            state["raw_model"] = cpu_state(self.net)
         return state
 
     def load_state_dict(self, checkpoint: Checkpoint) -> None:
@@ -189,9 +232,9 @@ class SegmentationTask:
         task = checkpoint.training.task
         if self.ema is not None:
             self.ema.load_state_dict(checkpoint.model.weights)
-            self.model.load_state_dict(task["raw_model"])
+            self.net.load_state_dict(task["raw_model"])
         else:
-            self.model.load_state_dict(checkpoint.model.weights)
+            self.net.load_state_dict(checkpoint.model.weights)
         self.optimizer.load_state_dict(task["optimizer"])
         self.scaler.load_state_dict(task["scaler"])
 
@@ -205,9 +248,10 @@ class SegmentationTask:
             binary_255=data.binary_255, format=data.format, loss=self.loss_name, max_value=float(data.max_value))
 
 
-def evaluation_loader(dataset: SegmentationDataset, batch_size: int, common: dict[str, Any]) -> DataLoader:
-    """Full-size images, batched by equal size, in dataset order."""
-    return DataLoader(dataset, batch_sampler=SizeGroupedBatches(dataset.sizes, batch_size), **common)
+def evaluation_loader(dataset: SegmentationDataset, batch_size: int, common: dict[str, Any],
+                      indices: list[int] | None = None) -> DataLoader:
+    """Full-size images (all, or those of `indices`), batched by equal size, in dataset order."""
+    return DataLoader(dataset, batch_sampler=SizeGroupedBatches(dataset.sizes, batch_size, indices), **common)
 
 
 def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = True,
@@ -221,18 +265,27 @@ def train_segmentation(cfg: SegConfig, resume: bool = False, progress: bool = Tr
         progress: show a progress bar.
         callbacks, step_callbacks: see `Trainer`.
     """
-    device, resume_from = start_run(cfg, "segmentation", SegmentationTask.kind, resume)
+    start = start_run(cfg, "segmentation", SegmentationTask.kind, resume)
+    try:
+        return _train(cfg, start, progress, callbacks, step_callbacks)
+    finally:
+        start.group.close()
+
+
+def _train(cfg: SegConfig, start: RunStart, progress: bool, callbacks: Iterable[Callback],
+           step_callbacks: Iterable[StepCallback]) -> RunResult:
     check_loss_spec(cfg.loss)
     if isinstance(cfg.class_weights, str):
         load_class_weights(Path(cfg.class_weights), None)  # a missing or malformed file fails before the data loads
     data = load_segmentation_data(cfg.data, cfg.train.seed)
     cfg = replace(cfg, class_weights=class_weights(cfg.class_weights, data.classes.num_classes))
-    for note in data.notes:
+    main = start.group.is_main
+    for note in data.notes if main else ():
         print(f"note: {note}", file=sys.stderr)
-    task = SegmentationTask(cfg, data, device, pretrained=resume_from is None)
-    if task.weights_file is not None:
+    task = SegmentationTask(cfg, data, start.device, pretrained=start.resume_from is None, group=start.group)
+    if task.weights_file is not None and main:
         print(f"note: encoder {cfg.model.encoder} starts from {task.weights_file}", file=sys.stderr)
-    trainer = Trainer(task, cfg, progress, callbacks, step_callbacks)
-    trainer.prepare(resume_from, resume)
+    trainer = Trainer(task, cfg, progress, callbacks, step_callbacks, start.group)
+    trainer.prepare(start.resume_from, start.resume)
     state = trainer.fit()
     return RunResult(cfg.train.out, state, trainer.interrupted, data.notes)

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from segen.checkpoint import (
@@ -34,7 +35,8 @@ from segen.checkpoint import (
 from segen.config import GanConfig, SegConfig, check_resume, load_yaml, parse_interval, to_yaml
 from segen.errors import CheckpointError, ConfigError, SegenError, TrainingStopped, one_line
 from segen.models import check_model_options
-from segen.runtime import resolve_device, rng_state, seed_everything, set_rng_state, write_atomic
+from segen.runtime import ProcessInfo, resolve_device, rng_state, seed_everything, set_rng_state, write_atomic
+from segen.training.distributed import Group, start_group
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
 
@@ -95,18 +97,32 @@ Callback = Callable[["Trainer", dict[str, Any]], None]
 StepCallback = Callable[["Trainer"], None]
 
 
-def start_run(cfg: SegConfig | GanConfig, family: str, kind: str, resume: bool
-              ) -> tuple[torch.device, Checkpoint | None]:
-    """Everything before any data is read: check `cfg` and its model's options, find the resume point,
-    choose the device and set threads and seeds. Returns the device and the checkpoint to resume from."""
+@dataclass
+class RunStart:
+    """What `start_run` found: the device, the process group, the checkpoint to resume from (None: a new run)
+    and whether the run resumes (also when torchrun restarted the group after a failure)."""
+
+    device: torch.device
+    group: Group
+    resume_from: Checkpoint | None
+    resume: bool
+
+
+def start_run(cfg: SegConfig | GanConfig, family: str, kind: str, resume: bool) -> RunStart:
+    """Everything before any data is read: check `cfg` and its model's options, join the process group, find
+    the resume point, choose the device and set threads and seeds."""
     cfg.validate()
     check_model_options(cfg.model.name, family, cfg.model.overrides())
-    resume_from = load_resume_point(cfg, kind) if resume else None
     device = resolve_device(cfg.train.device)
+    group = start_group(device)
+    out = Path(cfg.train.out)
+    if group.restarted and ((out / "last.pt").is_file() or (out / "config.yaml").is_file()):
+        resume = True  # torchrun --max-restarts: the new group continues where the failed one saved
+    resume_from = load_resume_point(cfg, kind) if resume else None
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     seed_everything(cfg.train.seed)
-    return device, resume_from
+    return RunStart(device, group, resume_from, resume)
 
 
 def load_resume_point(cfg: SegConfig | GanConfig, kind: str) -> Checkpoint | None:
@@ -128,20 +144,24 @@ def load_resume_point(cfg: SegConfig | GanConfig, kind: str) -> Checkpoint | Non
 class Trainer:
     """Runs `task` for the configured epochs or time, validating every epoch and checkpointing on schedule.
 
-    `callbacks` are called with (trainer, record) after every epoch's validation and checkpoint,
-    `step_callbacks` with the trainer after every optimiser step.
+    `callbacks` are called with (trainer, record) after every epoch's validation and checkpoint (on rank 0),
+    `step_callbacks` with the trainer after every optimiser step (on every rank). In a distributed run
+    (`group` of several ranks) every decision to stop or to checkpoint is rank 0's, shared with all ranks
+    in one collective per step, and rank 0 alone writes the run folder.
     """
 
     def __init__(self, task: TrainTask, cfg: SegConfig | GanConfig, progress: bool = True,
-                 callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = ()) -> None:
+                 callbacks: Iterable[Callback] = (), step_callbacks: Iterable[StepCallback] = (),
+                 group: Group | None = None) -> None:
         self.task = task
+        self.group = group or Group(ProcessInfo(), torch.device("cpu"))
         self.cfg = cfg
         self.out = Path(cfg.train.out)
         self.epochs = cfg.train.resolved_epochs()
         self.max_time_s = cfg.train.max_time * 60 if cfg.train.max_time else None
         self.log_every = cfg.train.log_every
         self.every = parse_interval(cfg.train.checkpoint_every)
-        self.show_progress = progress
+        self.show_progress = progress and self.group.is_main
         self.callbacks = list(callbacks)
         self.step_callbacks = list(step_callbacks)
         self.state = TrainerState()
@@ -161,10 +181,24 @@ class Trainer:
     def prepare(self, resume_from: Checkpoint | None = None, resume: bool = False) -> None:
         """Create the run folder, or restore the run from its checkpoint; never write into a foreign folder.
 
-        With `resume` and no checkpoint (a run stopped before its first one), the run starts again.
+        With `resume` and no checkpoint (a run stopped before its first one), the run starts again. Rank 0
+        checks and writes the folder; a problem it finds stops every rank.
         """
         if resume_from is not None:
             self._restore(resume_from)
+        problem = None
+        if self.group.is_main:
+            try:
+                self._prepare_folder(resume_from, resume)
+            except SegenError as exc:
+                problem = exc
+        problem = self.group.broadcast(problem)
+        if problem is not None:
+            raise problem
+
+    def _prepare_folder(self, resume_from: Checkpoint | None, resume: bool) -> None:
+        if resume_from is not None:
+            self._keep_records(self.state.records)
         elif not resume:
             self._check_new_folder()
         else:
@@ -200,7 +234,6 @@ class Trainer:
         self._saved_at = (self.state.step, self.state.elapsed)
         self._metrics = dict(checkpoint.metrics)
         set_rng_state(checkpoint.training.rng)
-        self._keep_records(self.state.records)
 
     def _keep_records(self, count: int | None) -> None:
         """Forget metric lines written after the checkpoint (their work is about to be redone)."""
@@ -227,8 +260,13 @@ class Trainer:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         if self._interrupted:
-            tqdm.write(f"interrupted: resumable checkpoint in {self.last_path}", file=sys.stderr)
+            self._say(f"interrupted: resumable checkpoint in {self.last_path}")
         return self.state
+
+    def _say(self, line: str) -> None:
+        """A line on stderr from rank 0 (the others stay quiet), without breaking the progress bar."""
+        if self.group.is_main:
+            tqdm.write(line, file=sys.stderr)
 
     @property
     def interrupted(self) -> bool:
@@ -243,7 +281,7 @@ class Trainer:
         if self._interrupted:
             raise KeyboardInterrupt
         self._interrupted = True
-        tqdm.write("stopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr)
+        self._say("stopping after this step (Ctrl-C again to abort without saving)")
 
     def _time_up(self) -> bool:
         return self.max_time_s is not None and self.state.elapsed + self._last_val_s >= self.max_time_s
@@ -267,26 +305,46 @@ class Trainer:
             for batch in self.task.train_batches(self.state.epoch, self.state.epoch_step):
                 self.task.before_step(self.state)
                 logs = self.task.train_step(batch, self.state.step, self._progress(total_steps))
-                self._count_step(logs, bar, total_steps)
                 now = time.perf_counter()
                 self.state.elapsed += now - tick
                 tick = now
+                self._count_step(self._agreed_logs(logs), bar, total_steps)
                 for callback in self.step_callbacks:
                     callback(self)
-                if self._interrupted:
+                interrupted, time_up, due = self._agreed_decisions()
+                if interrupted:
+                    self._interrupted = True
                     self._save_position()
                     return
-                if self._time_up():
+                if time_up:
                     break
-                if self._checkpoint_due():
+                if due:
                     self._save_position()
+        except dist.DistError as exc:  # a collective inside the model (DDP) lost a rank
+            raise TrainingStopped(f"rank {self.group.rank}: another process of the run stopped or stopped "
+                                  f"answering ({one_line(exc)[:160]}); stopped at step {self.state.step + 1}, "
+                                  f"{self._last_good()}", kind="distributed") from None
         except SegenError as exc:
             raise TrainingStopped(f"{one_line(exc)}; stopped at step {self.state.step + 1}, "
                                   f"{self._last_good()}", kind=exc.kind, path=exc.path) from None
         self._end_epoch(complete=self.state.epoch_step >= per_epoch)
 
-    def _count_step(self, logs: dict[str, torch.Tensor], bar: tqdm, total_steps: int) -> None:
-        values = {key: float(value) for key, value in logs.items()}
+    def _agreed_logs(self, logs: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The step's logs summed over ranks (each rank's share of the global means), and rank 0's clock on
+        every rank (the schedule follows the time budget): one collective."""
+        clock = self.state.elapsed if self.group.is_main else 0.0
+        *values, self.state.elapsed = self.group.sum([*(float(v) for v in logs.values()), clock])
+        return dict(zip(logs, values, strict=True))
+
+    def _agreed_decisions(self) -> tuple[bool, bool, bool]:
+        """(stop now, the budget is spent, a checkpoint is due): an interruption on any rank stops every rank;
+        the budget and the checkpoint period are rank 0's to judge. One collective."""
+        main = self.group.is_main
+        votes = self.group.sum([float(self._interrupted), float(main and self._time_up()),
+                                float(main and self._checkpoint_due())])
+        return votes[0] > 0, votes[1] > 0, votes[2] > 0
+
+    def _count_step(self, values: dict[str, float], bar: tqdm, total_steps: int) -> None:
         bad = [key for key, value in values.items() if not math.isfinite(value)]
         if bad:
             hint = getattr(self.task, "nonfinite_hint", "try a lower learning rate")
@@ -338,15 +396,17 @@ class Trainer:
         self._update_best(record)
         self._last_val_s = time.perf_counter() - val_start
         self.state.elapsed += self._last_val_s
+        self._last_val_s, self.state.elapsed = self.group.broadcast((self._last_val_s, self.state.elapsed))
         if self.state.epoch >= self.epochs or self._time_up():
             self.state.finished = not self._interrupted
         self._metrics = {k: v for k, v in record.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-        with open(self.out / "metrics.jsonl", "a") as handle:
-            handle.write(json.dumps(record) + "\n")
         self.state.records = (self.state.records or 0) + 1
+        if self.group.is_main:
+            with open(self.out / "metrics.jsonl", "a") as handle:
+                handle.write(json.dumps(record) + "\n")
         self._save(best=bool(record.get("best")))
-        tqdm.write(_summary(record), file=sys.stderr)
-        for callback in self.callbacks:
+        self._say(_summary(record))
+        for callback in self.callbacks if self.group.is_main else ():
             callback(self, record)
 
     def _update_best(self, record: dict[str, Any]) -> None:
@@ -364,13 +424,15 @@ class Trainer:
         self._save(best=False)
 
     def _save(self, best: bool) -> None:
+        self._saved_at = (self.state.step, self.state.elapsed)
+        if not self.group.is_main:
+            return
         model, data = self.task.checkpoint_info()
         payload = Checkpoint(self.task.kind, self.cfg.to_dict(), model, data, dict(self._metrics),
                              TrainingState(asdict(self.state), self.task.state_dict(), rng_state()))
         if best:  # best first: a crash between the two writes leaves last.pt behind, and resume redoes the epoch
             save_checkpoint(payload, self.best_path)
         save_checkpoint(payload, self.last_path)
-        self._saved_at = (self.state.step, self.state.elapsed)
 
 
 def _record_step(line: str) -> int:

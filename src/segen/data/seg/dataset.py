@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,12 +258,13 @@ def channel_stats(dataset: SegmentationDataset, max_value: float = UINT8_MAX, ma
 
 
 class SizeGroupedBatches(Sampler[list[int]]):
-    """Batches of indices whose images share one size, in dataset order (for full-size evaluation)."""
+    """Batches of indices whose images share one size, in dataset order (for full-size evaluation); with
+    `indices`, of those samples only (one process's share of a distributed evaluation)."""
 
-    def __init__(self, sizes: list[tuple[int, int]], batch_size: int) -> None:
+    def __init__(self, sizes: list[tuple[int, int]], batch_size: int, indices: Sequence[int] | None = None) -> None:
         groups: dict[tuple[int, int], list[int]] = {}
-        for i, size in enumerate(sizes):
-            groups.setdefault(size, []).append(i)
+        for i in range(len(sizes)) if indices is None else indices:
+            groups.setdefault(sizes[i], []).append(i)
         self.batches = [ids[k:k + batch_size] for ids in groups.values() for k in range(0, len(ids), batch_size)]
 
     def __iter__(self) -> Iterator[list[int]]:
