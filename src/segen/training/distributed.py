@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,15 +103,27 @@ class Group:
     def _collective(self, op: Any, *args: Any, **kwargs: Any) -> None:
         try:
             op(*args, **kwargs)
-        except (RuntimeError, dist.DistError) as exc:  # gloo: connection closed or timeout; nccl: watchdog
-            first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise PeerLost(f"rank {self.rank}: another process of the run stopped or stopped answering "
-                           f"({first})") from None
+        except RuntimeError as exc:  # gloo: connection closed or timeout; nccl: watchdog (DistError is one)
+            raise PeerLost(peer_lost_message(self.rank, exc)) from None
 
     def close(self) -> None:
         if self.started and dist.is_initialized():
             dist.destroy_process_group()
             self.started = False
+
+
+def collective_failure(error: BaseException) -> bool:
+    """Whether `error` is a failed or timed-out collective (torch raises them as DistError, or as RuntimeError
+    from inside DistributedDataParallel, naming the backend)."""
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(mark in text for mark in ("gloo", "NCCL", "ProcessGroup"))
+
+
+def peer_lost_message(rank: int, error: BaseException) -> str:
+    """One line for a failed collective: the backend's first sentence, without its source location."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", str(error).strip().split("\n")[0])
+    detail = text.split(". ")[0][:120] or type(error).__name__
+    return f"rank {rank}: another process of the run stopped or stopped answering ({detail})"
 
 
 def start_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_S) -> Group:
@@ -121,10 +134,23 @@ def start_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_S) -> G
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s),
-                                device_id=device if device.type == "cuda" else None)
+        timeout = datetime.timedelta(seconds=timeout_s)
+        dist.init_process_group(backend, timeout=timeout, device_id=device if device.type == "cuda" else None,
+                                **_attempt_store(info, timeout))
         group.started = True
     return group
+
+
+def _attempt_store(info: ProcessInfo, timeout: datetime.timedelta) -> dict[str, Any]:
+    """Under torchrun's agent store, a store prefix of its own for each restart of the group: otherwise the
+    restarted ranks read the addresses their failed predecessors left there and fail to connect."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return {}
+    base = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), info.world_size,
+                         is_master=False, timeout=timeout)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return {"store": dist.PrefixStore(f"segen/attempt-{attempt}", base), "rank": info.rank,
+            "world_size": info.world_size}
 
 
 def wrap_model(model: nn.Module, group: Group, sync_bn: bool = False) -> nn.Module:

@@ -20,7 +20,6 @@ from types import FrameType
 from typing import Any, Protocol
 
 import torch
-import torch.distributed as dist
 from tqdm import tqdm
 
 from segen.checkpoint import (
@@ -36,7 +35,7 @@ from segen.config import GanConfig, SegConfig, check_resume, load_yaml, parse_in
 from segen.errors import CheckpointError, ConfigError, SegenError, TrainingStopped, one_line
 from segen.models import check_model_options
 from segen.runtime import ProcessInfo, resolve_device, rng_state, seed_everything, set_rng_state, write_atomic
-from segen.training.distributed import Group, start_group
+from segen.training.distributed import Group, collective_failure, peer_lost_message, start_group
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
 
@@ -253,7 +252,7 @@ class Trainer:
         bar = tqdm(total=total_steps if self._bounded_by_epochs else None, initial=self.state.step,
                    disable=not self.show_progress, unit="step", dynamic_ncols=True, file=sys.stderr)
         try:
-            while self.state.epoch < self.epochs and not self._stop_requested():
+            while self.state.epoch < self.epochs and not self._agreed_stop():
                 self._run_epoch(total_steps, bar)
         finally:
             bar.close()
@@ -286,8 +285,11 @@ class Trainer:
     def _time_up(self) -> bool:
         return self.max_time_s is not None and self.state.elapsed + self._last_val_s >= self.max_time_s
 
-    def _stop_requested(self) -> bool:
-        return self._interrupted or self._time_up() or self.state.finished
+    def _agreed_stop(self) -> bool:
+        """Whether to stop before the next epoch: the same answer on every rank (see `_agreed_decisions`)."""
+        interrupted, time_up, _ = self._agreed_decisions()
+        self._interrupted = interrupted
+        return interrupted or time_up or self.state.finished
 
     def _progress(self, total_steps: int) -> float:
         by_steps = self.state.step / max(total_steps, 1) if self._bounded_by_epochs else 0.0
@@ -320,10 +322,11 @@ class Trainer:
                     break
                 if due:
                     self._save_position()
-        except dist.DistError as exc:  # a collective inside the model (DDP) lost a rank
-            raise TrainingStopped(f"rank {self.group.rank}: another process of the run stopped or stopped "
-                                  f"answering ({one_line(exc)[:160]}); stopped at step {self.state.step + 1}, "
-                                  f"{self._last_good()}", kind="distributed") from None
+        except RuntimeError as exc:
+            if not (self.group.distributed and collective_failure(exc)):
+                raise
+            raise TrainingStopped(f"{peer_lost_message(self.group.rank, exc)}; stopped at step "
+                                  f"{self.state.step + 1}, {self._last_good()}", kind="distributed") from None
         except SegenError as exc:
             raise TrainingStopped(f"{one_line(exc)}; stopped at step {self.state.step + 1}, "
                                   f"{self._last_good()}", kind=exc.kind, path=exc.path) from None

@@ -1,0 +1,265 @@
+"""Distributed training on CPUs with gloo, through torchrun and the real command: exact against one process,
+validation counted once, resume across world sizes, a killed rank, a restarted group and Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from conftest import run_segen
+from segen.checkpoint import load_checkpoint
+from segen.config import SegConfig
+from segen.data import load_segmentation_data
+from segen.data.seg.dataset import SizeGroupedBatches
+from segen.data.synthetic import SyntheticSpec, write_folder_dataset
+from segen.training.distributed import RankBatches, StepBatch, shares
+from segen.training.launch import without_nproc
+from segen.training.sampling import ResumableSampler
+from segen.training.seg import SegmentationTask
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not Path("/proc").is_dir(),
+                                reason="needs torch.distributed with gloo and Linux /proc")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 training images and an odd number (5) of validation images."""
+    root = tmp_path_factory.mktemp("ddp-data")
+    return write_folder_dataset(root, SyntheticSpec(64, 64, num_classes=4), seed=3, splits={"train": 12, "val": 5})
+
+
+@pytest.fixture(scope="module")
+def config(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny U-Net with GroupNorm (BatchNorm would see each rank's share of the batch) and cross-entropy (a mean
+    over samples, so the ranks' shares add up to the global batch's loss); 3 steps per epoch."""
+    path = tmp_path_factory.mktemp("ddp-config") / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"name": "unet-small", "depth": 3, "base_width": 8, "norm": "group"},
+        "data": {"root": str(data), "image_size": [48, 48], "min_epoch_samples": 0, "num_workers": 0},
+        "train": {"batch_size": 4, "seed": 0}, "loss": "ce"}))
+    return path
+
+
+def torchrun(*args: str, nproc: int = 2, restarts: int = 0, wait: bool = True, timeout: float = 240
+             ) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               f"--max-restarts={restarts}", "-m", "segen", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if wait:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def train(config: Path, out: Path, *flags: str, nproc: int = 1) -> None:
+    args = ("seg", "train", "--config", str(config), "--out", str(out), "--quiet", *flags)
+    result = torchrun(*args, nproc=nproc) if nproc > 1 else run_segen(*args)
+    assert isinstance(result, subprocess.CompletedProcess) and result.returncode == 0, result.stderr[-2000:]
+
+
+def weights(run: Path, name: str = "last.pt") -> dict[str, torch.Tensor]:
+    return load_checkpoint(run / name).model.weights
+
+
+def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+
+
+def records(run: Path) -> list[dict[str, float]]:
+    return [yaml.safe_load(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def scores(record: dict[str, float]) -> dict[str, float]:
+    """The confusion-matrix scores of a metrics record (the loss is a float sum, so close rather than equal)."""
+    return {k: v for k, v in record.items() if k.startswith("val/") and k != "val/loss"}
+
+
+def workers(launcher: int) -> list[int]:
+    """The process ids whose parent is `launcher` (torchrun's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == launcher:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def wait_for(condition: object, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
+
+
+def test_two_ranks_train_the_same_weights_and_scores_as_one_process(config: Path, tmp_path: Path) -> None:
+    train(config, tmp_path / "one", "--epochs", "2")
+    train(config, tmp_path / "two", "--epochs", "2", nproc=2)
+    assert max_difference(weights(tmp_path / "one"), weights(tmp_path / "two")) < 1e-5
+    for single, double in zip(records(tmp_path / "one"), records(tmp_path / "two"), strict=True):
+        assert scores(single) == scores(double)  # 5 validation images over 2 ranks: each counted once
+        assert single["val/loss"] == pytest.approx(double["val/loss"], abs=1e-6)
+        assert single["train/loss"] == pytest.approx(double["train/loss"], abs=1e-5)
+
+
+def test_two_rank_validation_equals_a_single_process_evaluation(config: Path, tmp_path: Path) -> None:
+    train(config, tmp_path / "two", "--epochs", "1", nproc=2)
+    checkpoint = load_checkpoint(tmp_path / "two" / "best.pt")
+    cfg = SegConfig.from_dict(checkpoint.config)
+    task = SegmentationTask(cfg, load_segmentation_data(cfg.data, cfg.train.seed), torch.device("cpu"),
+                            pretrained=False)
+    (task.ema.module if task.ema is not None else task.net).load_state_dict(checkpoint.model.weights)
+    assert scores(task.validate()) == scores(records(tmp_path / "two")[-1])  # type: ignore[arg-type]
+
+
+STOPPING_RUN = """
+import sys
+import yaml
+from segen.config import SegConfig
+from segen.training import train_segmentation
+
+settings = yaml.safe_load(open(sys.argv[1]))
+settings["train"].update(out=sys.argv[2], epochs=2)
+stop_at = int(sys.argv[3])
+
+def stop(trainer):
+    if trainer.state.step == stop_at:
+        trainer.request_stop()
+
+train_segmentation(SegConfig.from_dict(settings), resume=stop_at == 0, progress=False, step_callbacks=[stop])
+"""
+
+
+def run_script(script: Path, nproc: int, *args: str) -> None:
+    command = [sys.executable, str(script), *args] if nproc == 1 else [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", str(script), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
+def test_a_checkpoint_resumes_on_another_number_of_processes(config: Path, tmp_path: Path, first: int,
+                                                             then: int) -> None:
+    """Stopped mid-epoch (step 4 of 6) on `first` processes, resumed on `then`: the weights of an uninterrupted
+    single-process run."""
+    script = tmp_path / "run.py"
+    script.write_text(STOPPING_RUN)
+    train(config, tmp_path / "whole", "--epochs", "2")
+    run_script(script, first, str(config), str(tmp_path / "split"), "4")
+    assert load_checkpoint(tmp_path / "split" / "last.pt").training.trainer["step"] == 4  # type: ignore[union-attr]
+    run_script(script, then, str(config), str(tmp_path / "split"), "0")
+    assert max_difference(weights(tmp_path / "whole"), weights(tmp_path / "split")) < 1e-5
+    assert [r["step"] for r in records(tmp_path / "split")] == [3, 6]
+
+
+def _start_long_run(config: Path, out: Path, restarts: int = 0) -> subprocess.Popen[str]:
+    launcher = torchrun("seg", "train", "--config", str(config), "--out", str(out), "--epochs", "30",
+                        "--checkpoint-every", "4steps", "--quiet", restarts=restarts, wait=False)
+    assert isinstance(launcher, subprocess.Popen)
+    wait_for(lambda: ((out / "metrics.jsonl").is_file() and len(records(out)) >= 2) or launcher.poll() is not None)
+    assert launcher.poll() is None, launcher.communicate()[1][-2000:]
+    return launcher
+
+
+def test_a_killed_rank_stops_the_other_with_one_line(config: Path, tmp_path: Path) -> None:
+    launcher = _start_long_run(config, tmp_path / "run")
+    ranks = workers(launcher.pid)
+    assert len(ranks) == 2
+    os.kill(ranks[1], signal.SIGKILL)
+    killed = time.monotonic()
+    _, stderr = launcher.communicate(timeout=90)
+    assert time.monotonic() - killed < 60 and launcher.returncode != 0
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "another process of the run stopped" in errors[0], stderr[-2000:]
+    assert load_checkpoint(tmp_path / "run" / "last.pt").training is not None
+
+
+def test_torchrun_restarts_the_group_and_reaches_the_uninterrupted_weights(config: Path, tmp_path: Path) -> None:
+    launcher = _start_long_run(config, tmp_path / "restarted", restarts=1)
+    os.kill(workers(launcher.pid)[1], signal.SIGKILL)
+    _, stderr = launcher.communicate(timeout=240)
+    assert launcher.returncode == 0, stderr[-2000:]
+    train(config, tmp_path / "uninterrupted", "--epochs", "30", nproc=2)
+    assert max_difference(weights(tmp_path / "restarted"), weights(tmp_path / "uninterrupted")) < 1e-6
+    assert records(tmp_path / "restarted")[-1]["step"] == 90
+
+
+def test_ctrl_c_on_the_launcher_leaves_a_resumable_checkpoint(config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    launcher = _start_long_run(config, out)
+    launcher.send_signal(signal.SIGINT)
+    _, stderr = launcher.communicate(timeout=90)
+    assert launcher.returncode != 0
+    stopped = load_checkpoint(out / "last.pt")
+    assert stopped.training is not None and 0 < stopped.training.trainer["step"] < 90, stderr[-2000:]
+    train(config, out, "--epochs", "30", "--resume", nproc=2)
+    train(config, tmp_path / "uninterrupted", "--epochs", "30", nproc=2)
+    assert max_difference(weights(out), weights(tmp_path / "uninterrupted")) < 1e-6
+
+
+def test_nproc_runs_torchrun_itself_and_reports_once(config: Path, tmp_path: Path) -> None:
+    result = run_segen("seg", "train", "--config", str(config), "--out", str(tmp_path / "run"), "--epochs", "1",
+                       "--nproc", "2", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("done: 1 epochs") == 1 and result.stderr.count("epoch 1 ") == 1
+    assert load_checkpoint(tmp_path / "run" / "last.pt").config["train"]["batch_size"] == 4
+
+
+def test_sync_bn_is_refused_on_cpus_with_one_line(config: Path, tmp_path: Path) -> None:
+    result = run_segen("seg", "train", "--config", str(config), "--out", str(tmp_path / "run"), "--epochs", "1",
+                       "--sync-bn", "--device", "cpu")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "--sync-bn needs CUDA" in result.stderr
+
+
+# -- the parts ---------------------------------------------------------------------------------------------
+
+
+def test_shares_split_evenly_and_keep_order() -> None:
+    assert shares(5, 2) == [3, 2] and shares(4, 4) == [1, 1, 1, 1] and sum(shares(17, 3)) == 17
+
+
+def test_rank_batches_cover_each_global_batch_once() -> None:
+    sampler = ResumableSampler(10, 5, seed=1)
+    sampler.set_epoch(0)
+    order = list(sampler)
+    seen = []
+    for rank in range(2):
+        for micro in RankBatches(sampler, 5, rank, world=2, accumulate=2):
+            seen.append(micro)
+    assert sorted(item for micro in seen for item in micro) == sorted(order)
+    first_step = RankBatches(sampler, 5, 0, 2, 2).split(order[:5])
+    assert first_step == (5, [order[0:2], order[2:3]])
+    assert RankBatches(sampler, 5, 1, 2, 2).split(order[:5]) == (5, [order[3:4], order[4:5]])
+
+
+def test_step_weights_add_up_to_the_global_mean() -> None:
+    batch = StepBatch(micro=[None, None], sizes=[2, 1], global_size=5)
+    assert sum(batch.weight(i, world=2) for i in range(2)) / 2 == pytest.approx(3 / 5)
+
+
+def test_a_batch_too_small_to_split_is_one_clear_error() -> None:
+    from segen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least 4"):
+        RankBatches(ResumableSampler(10, 3, 0), 3, 0, 2, 2).split([1, 2, 3])
+
+
+def test_size_grouped_batches_of_a_share() -> None:
+    sizes = [(4, 4), (8, 8), (4, 4), (8, 8), (4, 4)]
+    assert list(SizeGroupedBatches(sizes, 2, indices=[0, 2, 4, 3])) == [[0, 2], [4], [3]]
+
+
+def test_nproc_is_removed_from_what_each_process_runs() -> None:
+    assert without_nproc(["seg", "train", "--nproc", "2", "--out", "r"]) == ["seg", "train", "--out", "r"]
+    assert without_nproc(["seg", "train", "--nproc=2"]) == ["seg", "train"]
