@@ -9,11 +9,12 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "segen"
 #: `errors` is the ground every room stands on; the command line is the one door to the demo and the web
-#: app, so it sits just above them; the package `__init__` re-exports the public API.
+#: app, so it sits just above them; the package `__init__` re-exports the public API and `__main__`
+#: (`python -m segen`, what torchrun runs) starts the command line.
 FLOORS = {"errors": 0, "config": 1, "runtime": 1, "preprocess": 1, "nn": 1,
           "checkpoint": 2, "models": 2, "losses": 2, "metrics": 2, "data": 2, "reports": 2,
           "training": 3, "inference": 3, "export": 3,
-          "serve": 4, "demo": 4, "cli": 4.5, "__init__": 5}
+          "serve": 4, "demo": 4, "cli": 4.5, "__main__": 5, "__init__": 5}
 
 
 def _room(path: Path) -> str:

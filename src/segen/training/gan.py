@@ -38,7 +38,8 @@ from segen.reports.grid import image_grid, save_png
 from segen.runtime import amp_dtype, autocast, cpu_state, make_grad_scaler
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
-from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState, start_run
+from segen.training.start import start_run
+from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
 
 DIFFAUGMENT_ALL = ("color", "translation", "cutout")
 SMALL_DATASET = 5000

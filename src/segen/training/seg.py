@@ -50,15 +50,8 @@ from segen.training.distributed import (
 from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, training_loader
 from segen.training.schedule import lr_factor
-from segen.training.trainer import (
-    Callback,
-    RunResult,
-    RunStart,
-    StepCallback,
-    Trainer,
-    TrainerState,
-    start_run,
-)
+from segen.training.start import RunStart, start_run
+from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
 from segen.training.transfer import EncoderFreeze, input_normalisation, load_pretrained, parameter_groups
 
 
