@@ -45,17 +45,22 @@ def resolve_device(name: str) -> torch.device:
     each process takes the GPU of its local rank."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", process_info().local_rank % torch.cuda.device_count())
+            return _local_gpu()
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: cuda requested but no CUDA GPU is available; use --device cpu or auto")
     if name == "cuda":
-        return torch.device("cuda", process_info().local_rank % torch.cuda.device_count())
+        return _local_gpu()
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError("device: mps requested but not available; use --device cpu or auto")
     return torch.device(name)
+
+
+def _local_gpu() -> torch.device:
+    """The GPU of this process: the one of its local rank under torchrun, else the first."""
+    return torch.device("cuda", process_info().local_rank % torch.cuda.device_count())
 
 
 def seed_everything(seed: int) -> None:

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
     except SegenError as exc:
-        _fail(str(exc), 1, quiet=not (process_info().is_main or exc.kind == "distributed"))
+        _fail(str(exc), 1, quiet=not (_is_main_process() or exc.kind == "distributed"))
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:  # a bug or an unforeseen input: still one line, unless debugging
@@ -33,6 +33,15 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         detail = str(exc).splitlines()[0] if str(exc) else ""
         _fail(f"unexpected {type(exc).__name__}: {detail} (set SEGEN_DEBUG=1 for the traceback)", 1)
+
+
+def _is_main_process() -> bool:
+    """Whether this process speaks for the run (rank 0, or no torchrun); malformed rank variables count as yes,
+    so their own error is still said."""
+    try:
+        return process_info().is_main
+    except SegenError:
+        return True
 
 
 def _fail(message: str, code: int, quiet: bool = False) -> None:

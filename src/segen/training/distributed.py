@@ -47,7 +47,7 @@ class Group:
 
     @property
     def is_main(self) -> bool:
-        return self.info.rank == 0
+        return self.info.is_main
 
     @property
     def distributed(self) -> bool:
@@ -91,10 +91,6 @@ class Group:
             moved = buffer.to(self._collective_device)
             self._collective(dist.broadcast, moved, src=0)
             buffer.copy_(moved)
-
-    def barrier(self) -> None:
-        if self.distributed:
-            self._collective(dist.barrier)
 
     @property
     def _collective_device(self) -> torch.device:
