@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import random
 import signal
@@ -25,6 +26,7 @@ class ProcessInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    local_world_size: int = 1
 
     @property
     def is_main(self) -> bool:
@@ -34,10 +36,11 @@ class ProcessInfo:
 def process_info() -> ProcessInfo:
     """This process's rank, world size and local rank, from the variables torchrun sets."""
     try:
-        return ProcessInfo(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
-                           int(os.environ.get("LOCAL_RANK", "0")))
+        return ProcessInfo(*(int(os.environ.get(name, default)) for name, default in (
+            ("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0"), ("LOCAL_WORLD_SIZE", "1"))))
     except ValueError:
-        raise ConfigError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (as torchrun sets them)") from None
+        raise ConfigError("RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE must be whole numbers (as torchrun sets "
+                          "them)") from None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -111,6 +114,70 @@ def seeded_rng(seed: int) -> Iterator[None]:
         random.setstate(saved_python)
         np.random.set_state(saved_numpy)
         torch.set_rng_state(saved_torch)
+
+
+def mix_seed(*parts: int) -> int:
+    """A seed in [0, 2**63) from whole numbers (a hash: nearby inputs give unrelated seeds)."""
+    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+class BatchDraws:
+    """Random numbers for rows `start:stop` of a batch of `total` samples, the same however the batch is split
+    over processes and micro-batches: each call draws for the whole batch from a generator of its own, seeded
+    from `seed` and the call's number, and keeps these rows. One process with the whole batch passes
+    (seed, 0, n, n); a process of a distributed run passes the rows of its share."""
+
+    def __init__(self, seed: int, start: int, stop: int, total: int) -> None:
+        if not 0 <= start < stop <= total:
+            raise ValueError(f"rows {start}:{stop} are not inside a batch of {total}")
+        self.seed, self.start, self.stop, self.total = seed, start, stop, total
+        self.calls = 0
+
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
+
+    def _generator(self) -> torch.Generator:
+        self.calls += 1
+        return torch.Generator().manual_seed(mix_seed(self.seed, self.calls))
+
+    def _keep(self, whole: torch.Tensor, shape: tuple[int, ...], device: torch.device | str) -> torch.Tensor:
+        if shape[0] != self.rows:
+            raise ValueError(f"a draw for {shape[0]} samples from draws for {self.rows} rows")
+        return whole[self.start:self.stop].to(device)
+
+    def rand(self, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
+        """U(0, 1) numbers shaped `shape` (its first size: the rows)."""
+        return self._keep(torch.rand(self.total, *shape[1:], generator=self._generator()), shape, device)
+
+    def randn(self, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
+        """N(0, 1) numbers shaped `shape` (its first size: the rows)."""
+        return self._keep(torch.randn(self.total, *shape[1:], generator=self._generator()), shape, device)
+
+    def randint(self, low: int, high: int, shape: tuple[int, ...], device: torch.device | str = "cpu"
+                ) -> torch.Tensor:
+        """Integers in [low, high) shaped `shape` (its first size: the rows)."""
+        whole = torch.randint(low, high, (self.total, *shape[1:]), generator=self._generator())
+        return self._keep(whole, shape, device)
+
+
+RandomSource = torch.Generator | BatchDraws | None
+
+
+def random_uniform(shape: tuple[int, ...], source: RandomSource, device: torch.device) -> torch.Tensor:
+    """U(0, 1) numbers from `source` (global RNG when None) on `device`, or on a generator's own device."""
+    if isinstance(source, BatchDraws):
+        return source.rand(shape, device)
+    return torch.rand(shape, generator=source, device=source.device if source is not None else device)
+
+
+def random_integers(low: int, high: int, shape: tuple[int, ...], source: RandomSource, device: torch.device
+                    ) -> torch.Tensor:
+    """Integers in [low, high) from `source` (as `random_uniform`)."""
+    if isinstance(source, BatchDraws):
+        return source.randint(low, high, shape, device)
+    return torch.randint(low, high, shape, generator=source, device=source.device if source is not None else device)
 
 
 def ignore_interrupts(worker_id: int = 0) -> None:

@@ -3,6 +3,7 @@ validation counted once, resume across world sizes, a killed rank, a restarted g
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,17 +11,21 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from conftest import run_segen
 from segen.checkpoint import load_checkpoint
 from segen.config import SegConfig
 from segen.data import load_segmentation_data
+from segen.data.diffaugment import diff_augment
 from segen.data.seg.dataset import SizeGroupedBatches
-from segen.data.synthetic import SyntheticSpec, write_folder_dataset
-from segen.training.distributed import RankBatches, StepBatch, shares
+from segen.data.synthetic import SyntheticSpec, write_folder_dataset, write_paired_dataset
+from segen.runtime import BatchDraws
+from segen.training.distributed import RankBatches, StepBatch, shares, step_batches
 from segen.training.launch import without_nproc
 from segen.training.sampling import ResumableSampler
 from segen.training.seg import SegmentationTask
@@ -263,3 +268,94 @@ def test_size_grouped_batches_of_a_share() -> None:
 def test_nproc_is_removed_from_what_each_process_runs() -> None:
     assert without_nproc(["seg", "train", "--nproc", "2", "--out", "r"]) == ["seg", "train", "--out", "r"]
     assert without_nproc(["seg", "train", "--nproc=2"]) == ["seg", "train"]
+
+
+# -- GANs -------------------------------------------------------------------------------------------------------
+
+GAN_RUNS = """
+import json
+import sys
+from segen.config import GanConfig
+from segen.training.gan import train_gan
+
+for settings in json.loads(open(sys.argv[1]).read()):
+    train_gan(GanConfig.from_dict(settings), progress=False)
+"""
+
+
+@pytest.fixture(scope="module")
+def gan_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """12 images, 2 classes of 6 images, 11 image pairs (8 to train on, 3 to validate)."""
+    root = tmp_path_factory.mktemp("ddp-gan-data")
+    images = write_folder_dataset(root / "images", SyntheticSpec(16, 16, num_classes=3), seed=5, splits={"train": 12})
+    rng = np.random.default_rng(0)
+    for k, level in enumerate((40, 200)):
+        (root / "classes" / f"class{k}").mkdir(parents=True)
+        for i in range(6):
+            pixels = np.clip(rng.normal(level, 10, (16, 16)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / "classes" / f"class{k}" / f"{i}.png")
+    pairs = write_paired_dataset(root / "pairs", SyntheticSpec(32, 32, num_classes=3), seed=6, count=11)
+    return {"images": images / "train" / "images", "classes": root / "classes", "pairs": pairs}
+
+
+def gan_runs(data: dict[str, Path], out: Path, accumulate: int) -> list[dict[str, object]]:
+    """dcgan with R1 (every step) and all DiffAugment ops, cgan with WGAN-GP, pix2pix with validation; GroupNorm
+    or no norm (BatchNorm would see each rank's share), 3 global batches of 4 per epoch."""
+    train = {"epochs": 2, "batch_size": 4, "accumulate": accumulate, "seed": 1, "checkpoint_every": "off"}
+    small = {"width": 8, "d_width": 8}
+    return [
+        {"model": {"name": "dcgan", **small, "g_norm": "group", "d_norm": "none"}, "loss": "non-saturating",
+         "data": {"root": str(data["images"]), "diffaugment": "color,translation,cutout"},
+         "optim": {"r1_gamma": 1.0, "r1_interval": 1}, "train": {**train, "out": str(out / "dcgan")}},
+        {"model": {"name": "cgan", **small, "g_norm": "group", "d_norm": "none"}, "loss": "wgan-gp",
+         "data": {"root": str(data["classes"]), "diffaugment": "translation"},
+         "train": {**train, "out": str(out / "cgan")}},
+        {"model": {"name": "pix2pix", **small, "depth": 3, "norm": "none", "dropout": 0.0},
+         "data": {"root": str(data["pairs"]), "ids": "1-8", "val_ids": "9-11", "jitter": False},
+         "train": {**train, "out": str(out / "pix2pix")}},
+    ]
+
+
+def test_gan_ranks_train_the_same_networks_as_one_process(gan_data: dict[str, Path], tmp_path: Path) -> None:
+    """2 ranks x 2 accumulated micro-batches against one process: the same generator, discriminator and weight
+    average (R1 and WGAN-GP through DDP, noise and DiffAugment drawn per sample of the global batch), the same
+    logged losses and pix2pix validation (3 pairs over 2 ranks), one set of files from rank 0."""
+    script = tmp_path / "runs.py"
+    script.write_text(GAN_RUNS)
+    for name, accumulate in (("one", 1), ("two", 2)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(gan_runs(gan_data, tmp_path / name, accumulate)))
+    run_script(script, 1, str(tmp_path / "one.json"))
+    run_script(script, 2, str(tmp_path / "two.json"))
+    for model in ("dcgan", "cgan", "pix2pix"):
+        single, double = (load_checkpoint(tmp_path / run / model / "last.pt") for run in ("one", "two"))
+        assert single.training is not None and double.training is not None
+        assert max_difference(single.model.weights, double.model.weights) < 1e-5
+        for network in ("generator", "discriminator"):
+            assert max_difference(single.training.task[network], double.training.task[network]) < 1e-5
+        lines = zip(records(tmp_path / "one" / model), records(tmp_path / "two" / model), strict=True)
+        for first, second in lines:
+            assert first.keys() == second.keys()
+            assert all(first[k] == pytest.approx(second[k], abs=1e-5) for k in first if k != "time_s")
+    assert (tmp_path / "two" / "dcgan" / "samples.png").is_file()
+    assert "val/l1" in records(tmp_path / "two" / "pix2pix")[-1]
+
+
+def test_batch_draws_of_the_shares_make_up_the_whole_batch() -> None:
+    whole = BatchDraws(7, 0, 5, 5)
+    parts = [BatchDraws(7, 0, 2, 5), BatchDraws(7, 2, 5, 5)]
+    for draw in (lambda d, n: d.randn((n, 3)), lambda d, n: d.rand((n, 1, 1)), lambda d, n: d.randint(0, 9, (n,))):
+        assert torch.equal(draw(whole, 5), torch.cat([draw(part, part.rows) for part in parts]))
+    images = torch.rand(5, 3, 8, 8)
+    augmented = diff_augment(images, generator=BatchDraws(3, 0, 5, 5))
+    halves = [diff_augment(images[a:b], generator=BatchDraws(3, a, b, 5)) for a, b in ((0, 2), (2, 5))]
+    assert torch.equal(augmented, torch.cat(halves))
+    with pytest.raises(ValueError, match="for 3 samples"):
+        BatchDraws(7, 0, 2, 5).rand((3, 1))
+
+
+def test_a_step_batch_knows_where_its_micro_batches_lie() -> None:
+    sampler = ResumableSampler(10, 5, seed=1)
+    sampler.set_epoch(0)
+    batches = RankBatches(sampler, 5, rank=1, world=2, accumulate=2)
+    (step, *_) = step_batches([[3], [4]] * 2, batches)
+    assert step.first_row == 3 and [step.rows(i) for i in range(2)] == [(3, 4), (4, 5)]

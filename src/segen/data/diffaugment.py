@@ -25,21 +25,23 @@ import torch
 import torch.nn.functional as F
 
 from segen.errors import ConfigError
+from segen.runtime import RandomSource, random_integers, random_uniform
 
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
 
-Op = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
+Op = Callable[[torch.Tensor, RandomSource], torch.Tensor]
 
 
 def diff_augment(x: torch.Tensor, policy: str | Sequence[str] = ("color", "translation", "cutout"),
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: RandomSource = None) -> torch.Tensor:
     """Augment an image batch differentiably.
 
     Args:
         x: Images, N,C,H,W, in [-1, 1], on any device.
         policy: Op names from `DIFFAUGMENT_OPS`, as a sequence or a comma-separated string; empty for none.
-        generator: Optional random generator (CPU or the images' device), for reproducible draws.
+        generator: Optional random generator (CPU or the images' device), for reproducible draws, or the
+            `BatchDraws` of this process's rows of a batch split over processes.
 
     Returns:
         The augmented batch, the same shape, device and dtype; `x` itself for an empty policy.
@@ -66,24 +68,18 @@ def parse_policy(policy: str | Sequence[str]) -> tuple[str, ...]:
     return ops
 
 
-def _uniform(x: torch.Tensor, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
+def _uniform(x: torch.Tensor, low: float, high: float, generator: RandomSource) -> torch.Tensor:
     """One U(low, high) number per sample, shaped N,1,1,1, on the device and in the dtype of `x`."""
-    draw = torch.rand(x.shape[0], 1, 1, 1, generator=generator, device=_draw_device(x, generator))
+    draw = random_uniform((x.shape[0], 1, 1, 1), generator, x.device)
     return (low + (high - low) * draw).to(x)
 
 
-def _randint(x: torch.Tensor, low: int, high: int, generator: torch.Generator | None) -> torch.Tensor:
+def _randint(x: torch.Tensor, low: int, high: int, generator: RandomSource) -> torch.Tensor:
     """One integer in [low, high] per sample, shaped N, on the device of `x`."""
-    draw = torch.randint(low, high + 1, (x.shape[0],), generator=generator, device=_draw_device(x, generator))
-    return draw.to(x.device)
+    return random_integers(low, high + 1, (x.shape[0],), generator, x.device).to(x.device)
 
 
-def _draw_device(x: torch.Tensor, generator: torch.Generator | None) -> torch.device:
-    """Random numbers come from the generator's device when one is given, else from that of `x`."""
-    return generator.device if generator is not None else x.device
-
-
-def _color(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _color(x: torch.Tensor, generator: RandomSource) -> torch.Tensor:
     """Random brightness, saturation (3 channels only) and contrast, per sample."""
     x = x + _uniform(x, -0.5, 0.5, generator)
     if x.shape[1] == 3:
@@ -93,7 +89,7 @@ def _color(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return (x - image_mean) * _uniform(x, 0.5, 1.5, generator) + image_mean
 
 
-def _translation(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _translation(x: torch.Tensor, generator: RandomSource) -> torch.Tensor:
     """Shift each sample by up to 1/8 of each side, filling with 0; a differentiable gather."""
     n, c, h, w = x.shape
     max_y, max_x = int(h * TRANSLATION_RATIO + 0.5), int(w * TRANSLATION_RATIO + 0.5)
@@ -105,7 +101,7 @@ def _translation(x: torch.Tensor, generator: torch.Generator | None) -> torch.Te
     return padded.flatten(2).gather(2, index).view(n, c, h, w)
 
 
-def _cutout(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _cutout(x: torch.Tensor, generator: RandomSource) -> torch.Tensor:
     """Zero a rectangle of half of each side, placed wholly inside the image, per sample."""
     n, _, h, w = x.shape
     size_y, size_x = int(h * CUTOUT_RATIO + 0.5), int(w * CUTOUT_RATIO + 0.5)

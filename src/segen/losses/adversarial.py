@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from segen.errors import ConfigError
+from segen.runtime import RandomSource, random_uniform
 
 Discriminator = Callable[[torch.Tensor], torch.Tensor]
 
@@ -35,7 +36,7 @@ def mean_probability(logits: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     generator: RandomSource = None) -> torch.Tensor:
     """WGAN-GP penalty, mean of (||dD/dx||_2 - 1)^2 at random interpolates of real and fake.
 
     Each sample is interpolated with its own U(0, 1) weight. The graph is kept (``create_graph=True``) so
@@ -46,13 +47,13 @@ def gradient_penalty(discriminator: Discriminator, real: torch.Tensor, fake: tor
         discriminator: Maps an image batch to logits of any shape.
         real: Real images, N, ....
         fake: Generated images, the same shape.
-        generator: Optional random generator for the interpolation weights.
+        generator: Optional random generator (or `BatchDraws`) for the interpolation weights.
 
     Returns:
         The scalar penalty, unweighted.
     """
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    alpha = torch.rand(shape, generator=generator, device=_device(generator, real)).to(real)
+    alpha = random_uniform(shape, generator, real.device).to(real)
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     grad = _input_gradient(discriminator(mixed), mixed)
     norm = (grad.flatten(1).pow(2).sum(dim=1) + 1e-12).sqrt()  # eps keeps the backward finite at 0
@@ -79,11 +80,6 @@ def _input_gradient(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor
     """Gradient of sum(outputs) with respect to inputs, with its graph kept."""
     (grad,) = torch.autograd.grad(outputs.float().sum(), inputs, create_graph=True)
     return grad.float()
-
-
-def _device(generator: torch.Generator | None, like: torch.Tensor) -> torch.device:
-    """Device to draw random numbers on: the generator's if one is given, else that of `like`."""
-    return generator.device if generator is not None else like.device
 
 
 class AdversarialLoss(ABC):

@@ -137,15 +137,21 @@ def start_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_S) -> G
     return group
 
 
+_groups_started = 0  # in this process: each run of a script that trains several models gets its own prefix
+
+
 def _attempt_store(info: ProcessInfo, timeout: datetime.timedelta) -> dict[str, Any]:
-    """Under torchrun's agent store, a store prefix of its own for each restart of the group: otherwise the
-    restarted ranks read the addresses their failed predecessors left there and fail to connect."""
+    """Under torchrun's agent store, a store prefix of its own for each restart of the group and each group
+    this process starts: otherwise ranks read the addresses that failed predecessors (or this process's
+    previous group) left there and fail to connect."""
+    global _groups_started
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return {}
     base = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), info.world_size,
                          is_master=False, timeout=timeout)
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    return {"store": dist.PrefixStore(f"segen/attempt-{attempt}", base), "rank": info.rank,
+    _groups_started += 1
+    return {"store": dist.PrefixStore(f"segen/attempt-{attempt}/group-{_groups_started}", base), "rank": info.rank,
             "world_size": info.world_size}
 
 
@@ -184,6 +190,12 @@ class StepBatch:
     micro: list[Any]
     sizes: list[int]
     global_size: int
+    first_row: int = 0
+
+    def rows(self, index: int) -> tuple[int, int]:
+        """Where micro-batch `index` lies in the global batch: (start, stop), for `BatchDraws`."""
+        start = self.first_row + sum(self.sizes[:index])
+        return start, start + self.sizes[index]
 
     def weight(self, index: int, world: int) -> float:
         """The factor for micro-batch `index`'s mean loss so that the gradients DDP averages over `world` ranks
@@ -220,12 +232,16 @@ class RankBatches(Sampler[list[Any]]):
             raise ConfigError(f"a batch of {len(chunk)} samples cannot be split over {self.world} processes x "
                               f"{self.accumulate} accumulation steps; use a --batch-size of at least {parts}")
         sizes = shares(len(chunk), parts)
-        start = sum(sizes[: self.rank * self.accumulate])
+        start = self.first_row(len(chunk))
         micro = []
         for size in sizes[self.rank * self.accumulate:(self.rank + 1) * self.accumulate]:
             micro.append(chunk[start:start + size])
             start += size
         return len(chunk), micro
+
+    def first_row(self, global_size: int) -> int:
+        """Where this rank's share begins in a global batch of `global_size`."""
+        return sum(shares(global_size, self.world * self.accumulate)[: self.rank * self.accumulate])
 
     def __len__(self) -> int:
         return -(-len(self.sampler) // self.global_batch) * self.accumulate  # type: ignore[arg-type]
@@ -237,7 +253,7 @@ def step_batches(loader: Any, batches: RankBatches) -> Iterator[StepBatch]:
     iterator = iter(loader)
     for global_size, micro_items in sizes_of:
         micro = [next(iterator) for _ in micro_items]
-        yield StepBatch(micro, [len(m) for m in micro_items], global_size)
+        yield StepBatch(micro, [len(m) for m in micro_items], global_size, batches.first_row(global_size))
 
 
 def rank_indices(count: int, group: Group) -> list[int]:

@@ -8,9 +8,10 @@ validation inputs for pix2pix) is written every `sample_every` steps.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -18,13 +19,12 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec
 from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
 from segen.data.gan import GanDataInfo, open_gan_dataset, parse_id_range
-from segen.errors import ConfigError
 from segen.losses.adversarial import (
     create_adversarial_loss,
     gradient_penalty,
@@ -35,9 +35,27 @@ from segen.losses.adversarial import (
 from segen.models import GANPair, create_model, model_defaults, model_entry
 from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
-from segen.runtime import amp_dtype, autocast, cpu_state, make_grad_scaler
+from segen.runtime import (
+    BatchDraws,
+    ProcessInfo,
+    amp_dtype,
+    autocast,
+    cpu_state,
+    make_grad_scaler,
+    memory_format,
+    mix_seed,
+)
+from segen.training.distributed import (
+    Group,
+    RankBatches,
+    StepBatch,
+    gradient_sync,
+    rank_indices,
+    step_batches,
+    wrap_model,
+)
 from segen.training.ema import ModelEma
-from segen.training.sampling import ResumableSampler, training_loader
+from segen.training.sampling import ResumableSampler, default_workers, training_loader
 from segen.training.start import start_run
 from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
 
@@ -52,6 +70,19 @@ def resolve_diffaugment(ops: list[str], conditioning: str, num_images: int) -> t
     if ops == ["auto"]:
         return DIFFAUGMENT_ALL if conditioning != "image" and num_images < SMALL_DATASET else ()
     return tuple(op for op in ops if op not in ("auto", "none"))
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Within it, `module`'s parameters get no gradients (the discriminator during the generator's step)."""
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    for p in trainable:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 @dataclass
@@ -83,13 +114,20 @@ class GanTask:
     kind = "gan"
     nonfinite_hint = "try a lower learning rate, --loss hinge or an R1 penalty"
 
-    def __init__(self, cfg: GanConfig, data: GanData, device: torch.device) -> None:
+    def __init__(self, cfg: GanConfig, data: GanData, device: torch.device, group: Group | None = None) -> None:
+        """`group`: the run's process group (default: this process alone); under DDP both networks are wrapped,
+        and the weight average is kept on every rank (each updates it from the same synchronised weights)."""
         self.cfg, self.data, self.device = cfg, data, device
+        self.group = group or Group(ProcessInfo(), device)
         self.conditioning = str(model_entry(cfg.model.name, "gan").conditioning)
         self.model_kwargs = self._model_kwargs(data.info)
-        self.gan = cast(GANPair, create_model(cfg.model.name, **self.model_kwargs).to(device))
+        self.layout = memory_format(device)
+        gan = create_model(cfg.model.name, **self.model_kwargs).to(device).to(memory_format=self.layout)
+        self.gan = cast(GANPair, gan)
         self.generator: nn.Module = self.gan.generator
         self.discriminator: nn.Module = self.gan.discriminator
+        self.g_model = wrap_model(self.generator, self.group, cfg.train.sync_bn)
+        self.d_model = wrap_model(self.discriminator, self.group, cfg.train.sync_bn)
         o = cfg.optim
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=o.g_lr, betas=o.betas)
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=o.d_lr, betas=o.betas)
@@ -117,11 +155,12 @@ class GanTask:
         return kwargs
 
     def _loader(self) -> DataLoader:
-        workers = self.cfg.data.num_workers if self.cfg.data.num_workers is not None else 0
+        workers = self.cfg.data.num_workers if self.cfg.data.num_workers is not None else default_workers(self.device)
         size = len(self.data.train)  # type: ignore[arg-type]
-        batch = self.cfg.train.batch_size
-        self.sampler = ResumableSampler(size, batch, self.cfg.train.seed, drop_last=size >= batch)
-        return training_loader(self.data.train, self.sampler, workers, self.device)
+        t = self.cfg.train
+        self.sampler = ResumableSampler(size, t.batch_size, t.seed, drop_last=size >= t.batch_size)
+        self.rank_batches = RankBatches(self.sampler, t.batch_size, self.group.rank, self.group.world, t.accumulate)
+        return training_loader(self.data.train, self.sampler, workers, self.device, self.rank_batches)
 
     def _fixed_inputs(self) -> dict[str, torch.Tensor]:
         """Latents and labels (or validation inputs) that every sample grid reuses."""
@@ -142,99 +181,149 @@ class GanTask:
     def steps_per_epoch(self) -> int:
         return self.sampler.batches_per_epoch
 
-    def train_batches(self, epoch: int, start_step: int) -> Iterable[Any]:
+    def train_batches(self, epoch: int, start_step: int) -> Iterable[StepBatch]:
         self.sampler.set_epoch(epoch, start_step)
-        return self.loader
+        return step_batches(self.loader, self.rank_batches)
 
     def before_step(self, state: TrainerState) -> None:
         """Nothing to prepare: a GAN's phases are set within its step."""
 
-    def train_step(self, batch: Any, step: int, progress: float) -> dict[str, torch.Tensor]:
-        self.generator.train()
-        self.discriminator.train()
+    def train_step(self, batch: StepBatch, step: int, progress: float) -> dict[str, torch.Tensor]:
+        """A discriminator step, then a generator step, each over this rank's micro-batches of the global batch;
+        returns this rank's shares of the global batch's mean losses (the Trainer sums them over ranks)."""
+        self.g_model.train()
+        self.d_model.train()
         paired = self.conditioning == "image"
-        logs = self._pix2pix_step(batch) if paired else self._adversarial_step(batch, step)
+        logs = self._pix2pix_step(batch, step) if paired else self._adversarial_step(batch, step)
         if self.ema is not None:
             self.ema.update(self.generator, step)
         return logs
 
-    def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        return diff_augment(x, self.augment_ops) if self.augment_ops else x
+    def _draws(self, batch: StepBatch, index: int, step: int, phase: int) -> BatchDraws:
+        """The noise, DiffAugment and penalty draws of micro-batch `index` in `phase` (0: D, 1: G) of `step`:
+        those of its rows of the global batch, so any number of ranks trains on the same random numbers."""
+        start, stop = batch.rows(index)
+        return BatchDraws(mix_seed(self.cfg.train.seed, step, phase), start, stop, batch.global_size)
 
-    def _discriminate(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        x = self._augment(x)
-        return self.discriminator(x) if y is None else self.discriminator(x, y)
+    def _augment(self, x: torch.Tensor, draws: BatchDraws) -> torch.Tensor:
+        return diff_augment(x, self.augment_ops, generator=draws) if self.augment_ops else x
 
-    def _generate(self, n: int, y: torch.Tensor | None) -> torch.Tensor:
-        z = torch.randn(n, self.gan.latent_dim, device=self.device)
-        return self.generator(z) if y is None else self.generator(z, y)
+    def _discriminate(self, x: torch.Tensor, y: torch.Tensor | None, draws: BatchDraws) -> torch.Tensor:
+        x = self._augment(x, draws)
+        return self.d_model(x) if y is None else self.d_model(x, y)
+
+    def _generate(self, n: int, y: torch.Tensor | None, draws: BatchDraws) -> torch.Tensor:
+        z = draws.randn((n, self.gan.latent_dim), self.device)
+        return self.g_model(z) if y is None else self.g_model(z, y)
+
+    def _images(self, images: torch.Tensor) -> torch.Tensor:
+        return to_signed(images.to(self.device, non_blocking=True)).contiguous(memory_format=self.layout)
 
     def _unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.conditioning == "class":
             images, labels = batch
-            return to_signed(images.to(self.device)), labels.to(self.device).long()
+            return self._images(images), labels.to(self.device).long()
         images = batch[0] if isinstance(batch, list | tuple) else batch
-        return to_signed(images.to(self.device)), None
+        return self._images(images), None
 
-    def _adversarial_step(self, batch: Any, step: int) -> dict[str, torch.Tensor]:
-        real, labels = self._unpack(batch)
-        n = real.shape[0]
-        with autocast(self.device, self.amp):
-            fake = self._generate(n, labels).detach()
-            real_logits = self._discriminate(real, labels)
-            fake_logits = self._discriminate(fake, labels)
-            d_loss = self.loss.discriminator_loss(real_logits.float(), fake_logits.float())
-        logs = {"d_loss": d_loss.detach(), "d_real": mean_probability(real_logits),
-                "d_fake": mean_probability(fake_logits)}
-        d_total = d_loss + self._penalties(real, fake, labels, step, logs)
-        self._step(self.d_opt, self.d_scaler, d_total)
-        with autocast(self.device, self.amp):
-            fake_logits = self._discriminate(self._generate(n, labels), labels)
-            g_loss = self.loss.generator_loss(fake_logits.float())
-        self._step(self.g_opt, self.g_scaler, g_loss)
-        logs["g_loss"] = g_loss.detach()
+    def _adversarial_step(self, batch: StepBatch, step: int) -> dict[str, torch.Tensor]:
+        logs: dict[str, torch.Tensor] = {}
+        self.d_opt.zero_grad(set_to_none=True)
+        for i, micro in enumerate(batch.micro):
+            real, labels = self._unpack(micro)
+            draws = self._draws(batch, i, step, 0)
+            with gradient_sync(self.d_model, i == len(batch.micro) - 1):
+                with autocast(self.device, self.amp):
+                    with torch.no_grad():
+                        fake = self._generate(real.shape[0], labels, draws)
+                    real_logits = self._discriminate(real, labels, draws)
+                    fake_logits = self._discriminate(fake, labels, draws)
+                    d_loss = self.loss.discriminator_loss(real_logits.float(), fake_logits.float())
+                parts = {"d_loss": d_loss.detach(), "d_real": mean_probability(real_logits),
+                         "d_fake": mean_probability(fake_logits)}
+                d_total = d_loss + self._penalties(real, fake, labels, step, parts, draws)
+                self.d_scaler.scale(d_total * batch.weight(i, self.group.world)).backward()
+            self._log(logs, parts, batch, i)
+        self._apply(self.d_opt, self.d_scaler)
+        self.g_opt.zero_grad(set_to_none=True)
+        with frozen(self.discriminator):
+            for i, micro in enumerate(batch.micro):
+                real, labels = self._unpack(micro)
+                draws = self._draws(batch, i, step, 1)
+                with gradient_sync(self.g_model, i == len(batch.micro) - 1), gradient_sync(self.d_model, False):
+                    with autocast(self.device, self.amp):
+                        fake_logits = self._discriminate(self._generate(real.shape[0], labels, draws), labels, draws)
+                        g_loss = self.loss.generator_loss(fake_logits.float())
+                    self.g_scaler.scale(g_loss * batch.weight(i, self.group.world)).backward()
+                self._log(logs, {"g_loss": g_loss.detach()}, batch, i)
+        self._apply(self.g_opt, self.g_scaler)
         return logs
 
     def _penalties(self, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None, step: int,
-                   logs: dict[str, torch.Tensor]) -> torch.Tensor:
+                   logs: dict[str, torch.Tensor], draws: BatchDraws) -> torch.Tensor:
         """Gradient penalty (wgan-gp) every step; R1 every `r1_interval` steps, scaled by the interval."""
         total = torch.zeros((), device=self.device)
         weight = self.loss.gradient_penalty_weight
         if weight > 0:
             def critic(x: torch.Tensor) -> torch.Tensor:
-                return self._discriminate(x, labels).float()
-            gp = gradient_penalty(critic, real, fake)
+                return self._discriminate(x, labels, draws).float()
+            gp = gradient_penalty(critic, real, fake, generator=draws)
             logs["gp"] = gp.detach()
             total = total + weight * gp
         o = self.cfg.optim
         if o.r1_gamma > 0 and step % o.r1_interval == 0:
-            x = self._augment(real).detach().requires_grad_(True)
-            logits = self.discriminator(x) if labels is None else self.discriminator(x, labels)
+            x = self._augment(real, draws).detach().requires_grad_(True)
+            logits = self.d_model(x) if labels is None else self.d_model(x, labels)
             r1 = r1_penalty(logits.float(), x)
             logs["r1"] = r1.detach()
             total = total + 0.5 * o.r1_gamma * o.r1_interval * r1
         return total
 
-    def _pix2pix_step(self, batch: Any) -> dict[str, torch.Tensor]:
-        a, b = (to_signed(t.to(self.device)) for t in batch)
-        with autocast(self.device, self.amp):
-            fake = self.generator(a)
-            real_logits = self.discriminator(a, b)
-            fake_logits = self.discriminator(a, fake.detach())
-            d_loss = 0.5 * self.loss.discriminator_loss(real_logits.float(), fake_logits.float())
-        self._step(self.d_opt, self.d_scaler, d_loss)
-        with autocast(self.device, self.amp):
-            adv = self.loss.generator_loss(self.discriminator(a, fake).float())
-            l1 = reconstruction_l1(fake.float(), b)
-            g_loss = adv + self.cfg.optim.l1_weight * l1
-        self._step(self.g_opt, self.g_scaler, g_loss)
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "g_adv": adv.detach(), "l1": l1.detach(),
-                "d_real": mean_probability(real_logits), "d_fake": mean_probability(fake_logits)}
+    def _pix2pix_step(self, batch: StepBatch, step: int) -> dict[str, torch.Tensor]:
+        """With one micro-batch its generated images serve both steps (as in pix2pix); when accumulating, the
+        D step generates without a graph and the G step generates again."""
+        logs: dict[str, torch.Tensor] = {}
+        keep = len(batch.micro) == 1
+        fakes: list[torch.Tensor] = []
+        self.d_opt.zero_grad(set_to_none=True)
+        for i, micro in enumerate(batch.micro):
+            a, b = (self._images(t) for t in micro)
+            with gradient_sync(self.d_model, i == len(batch.micro) - 1):
+                with autocast(self.device, self.amp):
+                    with torch.set_grad_enabled(keep):
+                        fake = self.g_model(a)
+                    real_logits = self.d_model(a, b)
+                    fake_logits = self.d_model(a, fake.detach())
+                    d_loss = 0.5 * self.loss.discriminator_loss(real_logits.float(), fake_logits.float())
+                self.d_scaler.scale(d_loss * batch.weight(i, self.group.world)).backward()
+            fakes.extend([fake] if keep else [])
+            self._log(logs, {"d_loss": d_loss.detach(), "d_real": mean_probability(real_logits),
+                             "d_fake": mean_probability(fake_logits)}, batch, i)
+        self._apply(self.d_opt, self.d_scaler)
+        self.g_opt.zero_grad(set_to_none=True)
+        with frozen(self.discriminator):
+            for i, micro in enumerate(batch.micro):
+                a, b = (self._images(t) for t in micro)
+                with gradient_sync(self.g_model, i == len(batch.micro) - 1), gradient_sync(self.d_model, False):
+                    with autocast(self.device, self.amp):
+                        fake = fakes[i] if keep else self.g_model(a)
+                        adv = self.loss.generator_loss(self.d_model(a, fake).float())
+                        l1 = reconstruction_l1(fake.float(), b)
+                        g_loss = adv + self.cfg.optim.l1_weight * l1
+                    self.g_scaler.scale(g_loss * batch.weight(i, self.group.world)).backward()
+                self._log(logs, {"g_loss": g_loss.detach(), "g_adv": adv.detach(), "l1": l1.detach()}, batch, i)
+        self._apply(self.g_opt, self.g_scaler)
+        return logs
+
+    def _log(self, logs: dict[str, torch.Tensor], values: dict[str, torch.Tensor], batch: StepBatch,
+             index: int) -> None:
+        """Add micro-batch `index`'s share of the global batch's mean of each value."""
+        share = batch.sizes[index] / batch.global_size
+        for key, value in values.items():
+            logs[key] = logs.get(key, 0.0) + value * share
 
     @staticmethod
-    def _step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, loss: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+    def _apply(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
         scaler.step(optimizer)
         scaler.update()
 
@@ -271,17 +360,21 @@ class GanTask:
 
     @torch.inference_mode()
     def validate(self) -> dict[str, float | None]:
+        """The mean L1 of the validation pairs (pix2pix), each image counted once: each rank takes its share
+        and the per-image sums are summed over ranks."""
         if self.data.val is None:
             return {}
         g = self.sampler_model.eval()
+        self.group.share_buffers(g)
         total, count = 0.0, 0
-        loader = DataLoader(self.data.val, batch_size=self.cfg.train.batch_size)
-        for a, b in loader:
+        share = Subset(self.data.val, rank_indices(len(self.data.val), self.group))  # type: ignore[arg-type]
+        for a, b in DataLoader(share, batch_size=self.cfg.train.batch_size):
             with autocast(self.device, self.amp):
-                fake = g(to_signed(a.to(self.device))).float()
-            total += float((fake - to_signed(b.to(self.device))).abs().mean()) * a.shape[0]
+                fake = g(self._images(a)).float()
+            total += float((fake - self._images(b)).abs().flatten(1).mean(1).double().sum())
             count += a.shape[0]
-        return {"val/l1": total / max(count, 1)}
+        total, images = self.group.sum([total, count])
+        return {"val/l1": total / max(images, 1)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"generator": cpu_state(self.generator), "discriminator": cpu_state(self.discriminator),
@@ -319,10 +412,8 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
     `segen.training.train_segmentation`."""
     start = start_run(cfg, "gan", GanTask.kind, resume)
     try:
-        if start.group.distributed:
-            raise ConfigError("gan train runs in one process for now: launch it without torchrun")
-        task = GanTask(cfg, load_gan_data(cfg), start.device)
-        if task.augment_ops:
+        task = GanTask(cfg, load_gan_data(cfg), start.device, start.group)
+        if task.augment_ops and start.group.is_main:
             print(f"note: DiffAugment ({', '.join(task.augment_ops)}) on real and generated images", file=sys.stderr)
         grids = SampleGrids(task, cfg.sample_every)
         trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step],
@@ -343,7 +434,7 @@ class SampleGrids:
 
     def at_step(self, trainer: Trainer) -> None:
         step = trainer.state.step
-        if step % self.every == 0:
+        if step % self.every == 0 and trainer.group.is_main:
             self.task.write_samples(trainer.out / "samples" / f"step-{step:07d}.png")
 
     def at_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:

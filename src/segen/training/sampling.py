@@ -7,13 +7,14 @@ workers, sees exactly the batches an uninterrupted run sees.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from segen.runtime import ignore_interrupts, seeded_rng
+from segen.runtime import ignore_interrupts, process_info, seeded_rng
 
 
 class ResumableSampler(Sampler[tuple[int, int]]):
@@ -80,3 +81,12 @@ def training_loader(dataset: Dataset[Any], sampler: ResumableSampler, workers: i
     return DataLoader(SeededSamples(dataset), **grouping, num_workers=workers, persistent_workers=workers > 0,
                       pin_memory=device.type == "cuda", worker_init_fn=ignore_interrupts,
                       generator=torch.Generator().manual_seed(sampler.seed))
+
+
+def default_workers(device: torch.device) -> int:
+    """DataLoader workers from the machine: none on small CPU machines (they would compete with the model), else
+    a few; the cores are shared by the processes torchrun started on this machine."""
+    cores = max(1, (os.cpu_count() or 1) // process_info().local_world_size)
+    if device.type == "cpu":
+        return 0 if cores <= 4 else min(4, cores // 4)
+    return min(8, max(1, cores - 1))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
@@ -48,7 +47,7 @@ from segen.training.distributed import (
     wrap_model,
 )
 from segen.training.ema import ModelEma
-from segen.training.sampling import ResumableSampler, training_loader
+from segen.training.sampling import ResumableSampler, default_workers, training_loader
 from segen.training.schedule import lr_factor
 from segen.training.start import RunStart, start_run
 from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
@@ -62,14 +61,6 @@ def class_weights(weights: list[float] | str | None, num_classes: int) -> list[f
     if weights is not None and len(weights) != num_classes:
         raise ConfigError(f"class_weights: {len(weights)} values for the data's {num_classes} classes")
     return weights
-
-
-def default_workers(device: torch.device) -> int:
-    """DataLoader workers: none on small CPU machines (they would compete with the model), else a few."""
-    cores = os.cpu_count() or 1
-    if device.type == "cpu":
-        return 0 if cores <= 4 else min(4, cores // 4)
-    return min(8, max(1, cores - 1))
 
 
 def supervised_loss(loss: nn.Module, output: torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]],
