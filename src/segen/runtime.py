@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import torch
@@ -222,6 +222,23 @@ def memory_format(device: torch.device, inference: bool = False) -> torch.memory
     without a backward pass ran unet-small 1.3-2.4x faster on a 2-core CPU); the plain layout for training
     on CPUs (forward and backward ran as fast, and the layout reorders cost)."""
     return torch.channels_last if inference or device.type == "cuda" else torch.contiguous_format
+
+
+@contextlib.contextmanager
+def cudnn_autotune(enabled: bool) -> Iterator[None]:
+    """Within it, cuDNN benchmarks kernels for each new input size (`torch.backends.cudnn.benchmark`) only when
+    `enabled`: worth it for batches of one size, a cost for images of many sizes."""
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled and before
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
+
+
+def compiled(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """`module` run through torch.compile when `enabled` (it compiles on its first calls), else itself."""
+    return cast(torch.nn.Module, torch.compile(module)) if enabled else module
 
 
 def cpu_has_native_bf16() -> bool:

@@ -114,6 +114,9 @@ _TRAINING_OPTIONS = (
                  "micro-batches, gradients accumulated: the same update in less memory (default 1)."),
     click.option("--sync-bn", is_flag=True, default=None, help="Distributed runs on CUDA: BatchNorm statistics "
                  "over the global batch (SyncBatchNorm) instead of each process's share."),
+    click.option("--compile", is_flag=True, default=None, help="Train through torch.compile: faster steps after "
+                 "the first ones compile (needs a C++ compiler on CPUs; a GAN's discriminator stays eager under R1 "
+                 "or WGAN-GP, whose double backward torch.compile lacks)."),
     click.option("--nproc", type=POSITIVE_INT, help="Run as this many torchrun processes on this machine (gloo on "
                  "CPUs, NCCL on GPUs; --batch-size stays the global batch). Several machines: launch with torchrun."),
     click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's "
@@ -123,7 +126,7 @@ _TRAINING_OPTIONS = (
     click.option("--quiet", is_flag=True, help="No progress bar."),
 )
 _TRAIN_KEYS = ("out", "epochs", "max_time", "batch_size", "device", "precision", "seed", "checkpoint_every",
-               "accumulate", "sync_bn")
+               "accumulate", "sync_bn", "compile")
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 

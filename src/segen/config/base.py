@@ -67,6 +67,7 @@ class TrainConfig:
     checkpoint_every: str = "10m"
     accumulate: int = 1
     sync_bn: bool = False
+    compile: bool = False
 
     def validate(self) -> None:
         _check(bool(self.out), "out", "is required (--out RUNDIR)")
@@ -123,7 +124,7 @@ def parse_interval(text: str, name: str = "train.checkpoint_every", epochs: bool
 #: shapes the model, the data split or the schedule.
 RESUMABLE_CHANGES = ("train.epochs", "train.max_time", "train.out", "data.root", "train.device", "train.threads",
                      "train.log_every", "train.checkpoint_every", "data.num_workers", "data.cache",
-                     "train.accumulate", "train.sync_bn")
+                     "train.accumulate", "train.sync_bn", "train.compile")
 
 
 def check_resume(saved: dict[str, Any], requested: dict[str, Any], prefix: str = "") -> None:

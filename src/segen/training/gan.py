@@ -12,19 +12,18 @@ import contextlib
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Subset
 
 from segen.checkpoint import Checkpoint, GanDataSpec, ModelSpec
 from segen.config import GanConfig
 from segen.data.diffaugment import diff_augment
-from segen.data.gan import GanDataInfo, open_gan_dataset, parse_id_range
+from segen.data.gan import GanDataInfo
 from segen.losses.adversarial import (
     create_adversarial_loss,
     gradient_penalty,
@@ -40,6 +39,7 @@ from segen.runtime import (
     ProcessInfo,
     amp_dtype,
     autocast,
+    compiled,
     cpu_state,
     make_grad_scaler,
     memory_format,
@@ -55,21 +55,10 @@ from segen.training.distributed import (
     wrap_model,
 )
 from segen.training.ema import ModelEma
+from segen.training.gan_data import GanData, load_gan_data, resolve_diffaugment
 from segen.training.sampling import ResumableSampler, default_workers, training_loader
 from segen.training.start import start_run
 from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
-
-DIFFAUGMENT_ALL = ("color", "translation", "cutout")
-SMALL_DATASET = 5000
-
-
-def resolve_diffaugment(ops: list[str], conditioning: str, num_images: int) -> tuple[str, ...]:
-    """The DiffAugment ops to use: "auto" = all ops for noise-driven GANs (not image-to-image) on small datasets."""
-    if not ops or ops == ["none"]:
-        return ()
-    if ops == ["auto"]:
-        return DIFFAUGMENT_ALL if conditioning != "image" and num_images < SMALL_DATASET else ()
-    return tuple(op for op in ops if op not in ("auto", "none"))
 
 
 @contextlib.contextmanager
@@ -83,29 +72,6 @@ def frozen(module: nn.Module) -> Iterator[None]:
     finally:
         for p in trainable:
             p.requires_grad_(True)
-
-
-@dataclass
-class GanData:
-    """The training set, optional validation inputs (pix2pix) and what the model needs to know."""
-
-    train: Dataset[Any]
-    info: GanDataInfo
-    val: Dataset[Any] | None
-
-
-def load_gan_data(cfg: GanConfig) -> GanData:
-    """Open the training data (and pix2pix validation ids) as configured."""
-    kind = str(model_entry(cfg.model.name, "gan").conditioning)
-    d = cfg.data
-    ids = parse_id_range(d.ids) if d.ids else None
-    train, info = open_gan_dataset(d.root, kind, d.image_size, d.channels, split="train", direction=d.direction,
-                                   jitter=d.jitter and kind == "image", ids=ids)
-    val = None
-    if kind == "image" and d.val_ids:
-        val, _ = open_gan_dataset(d.root, kind, info.image_size, info.channels, split="train",
-                                  direction=d.direction, jitter=False, ids=parse_id_range(d.val_ids))
-    return GanData(train, info, val)
 
 
 class GanTask:
@@ -126,12 +92,14 @@ class GanTask:
         self.gan = cast(GANPair, gan)
         self.generator: nn.Module = self.gan.generator
         self.discriminator: nn.Module = self.gan.discriminator
-        self.g_model = wrap_model(self.generator, self.group, cfg.train.sync_bn)
-        self.d_model = wrap_model(self.discriminator, self.group, cfg.train.sync_bn)
-        o = cfg.optim
+        o, t = cfg.optim, cfg.train
+        self.g_model = compiled(wrap_model(self.generator, self.group, t.sync_bn), t.compile)
+        self.loss = create_adversarial_loss(cfg.loss)
+        self.eager_discriminator = t.compile and (o.r1_gamma > 0 or self.loss.gradient_penalty_weight > 0)
+        self.d_model = compiled(wrap_model(self.discriminator, self.group, t.sync_bn),
+                                t.compile and not self.eager_discriminator)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=o.g_lr, betas=o.betas)
         self.d_opt = torch.optim.Adam(self.discriminator.parameters(), lr=o.d_lr, betas=o.betas)
-        self.loss = create_adversarial_loss(cfg.loss)
         self.ema = ModelEma(self.generator, o.ema_decay) if o.ema_decay else None
         self.amp = amp_dtype(device, cfg.train.precision)
         self.g_scaler = make_grad_scaler(self.amp)
@@ -415,6 +383,9 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
         task = GanTask(cfg, load_gan_data(cfg), start.device, start.group)
         if task.augment_ops and start.group.is_main:
             print(f"note: DiffAugment ({', '.join(task.augment_ops)}) on real and generated images", file=sys.stderr)
+        if task.eager_discriminator and start.group.is_main:
+            print("note: --compile compiles the generator only: the discriminator's R1 or WGAN-GP penalty needs a "
+                  "double backward, which torch.compile lacks", file=sys.stderr)
         grids = SampleGrids(task, cfg.sample_every)
         trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step],
                           start.group)

@@ -32,7 +32,9 @@ from segen.runtime import (
     ProcessInfo,
     amp_dtype,
     autocast,
+    compiled,
     cpu_state,
+    cudnn_autotune,
     ignore_interrupts,
     make_grad_scaler,
     memory_format,
@@ -97,7 +99,7 @@ class SegmentationTask:
         model = create_model(cfg.model.name, **self.model_kwargs)
         self.weights_file = load_pretrained(model, cfg) if pretrained else None
         self.net = model.to(device).to(memory_format=memory_format(device))
-        self.model = wrap_model(self.net, self.group, cfg.train.sync_bn)
+        self.model = compiled(wrap_model(self.net, self.group, cfg.train.sync_bn), cfg.train.compile)
         self.freeze = EncoderFreeze(self.net, cfg)
         weights = class_weights(cfg.class_weights, num_classes)
         self.loss = create_loss(self.loss_name, num_classes, cfg.data.ignore_index, weights).to(device)
@@ -188,13 +190,14 @@ class SegmentationTask:
         self.group.share_buffers(model)
         self.metric.reset()
         loss_sum, images_seen = 0.0, 0
-        for images, masks in self.val_loader:
-            x, y = self._inputs(images), masks.to(self.device).long()
-            with autocast(self.device, self.amp):
-                logits = model(x)
-            loss_sum += sum(float(self.loss(logits[i:i + 1], y[i:i + 1])) for i in range(len(y)))
-            images_seen += len(y)
-            self.metric.update(logits_to_labels(logits), y)
+        with cudnn_autotune(len(set(self.data.val.sizes)) == 1):
+            for images, masks in self.val_loader:
+                x, y = self._inputs(images), masks.to(self.device).long()
+                with autocast(self.device, self.amp):
+                    logits = model(x)
+                loss_sum += sum(float(self.loss(logits[i:i + 1], y[i:i + 1])) for i in range(len(y)))
+                images_seen += len(y)
+                self.metric.update(logits_to_labels(logits), y)
         self.metric.reduce(self.group.sum_tensor)
         loss_total, image_total = self.group.sum([loss_sum, images_seen])
         scores = self.metric.compute()

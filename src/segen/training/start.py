@@ -40,6 +40,8 @@ def start_run(cfg: SegConfig | GanConfig, family: str, kind: str, resume: bool) 
     resume_from = load_resume_point(cfg, kind) if resume else None
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # training batches have one size: the fastest kernels, chosen once
     seed_everything(cfg.train.seed)
     return RunStart(device, group, resume_from, resume)
 
