@@ -24,8 +24,8 @@ from segen.data import load_segmentation_data
 from segen.data.diffaugment import diff_augment
 from segen.data.seg.dataset import SizeGroupedBatches
 from segen.data.synthetic import SyntheticSpec, write_folder_dataset, write_paired_dataset
-from segen.runtime import BatchDraws
-from segen.training.distributed import RankBatches, StepBatch, shares, step_batches
+from segen.runtime import BatchDraws, shares
+from segen.training.distributed import RankBatches, StepBatch, step_batches
 from segen.training.launch import without_nproc
 from segen.training.sampling import ResumableSampler
 from segen.training.seg import SegmentationTask
@@ -56,7 +56,7 @@ def config(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def torchrun(*args: str, nproc: int = 2, restarts: int = 0, wait: bool = True, timeout: float = 240
              ) -> subprocess.CompletedProcess[str] | subprocess.Popen[str]:
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               f"--max-restarts={restarts}", "-m", "segen", *args]
+               f"--max-restarts={restarts}", "-m", "segen", "--", *args]  # --: torchrun would take e.g. --num
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if wait:
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
@@ -359,3 +359,35 @@ def test_a_step_batch_knows_where_its_micro_batches_lie() -> None:
     batches = RankBatches(sampler, 5, rank=1, world=2, accumulate=2)
     (step, *_) = step_batches([[3], [4]] * 2, batches)
     assert step.first_row == 3 and [step.rows(i) for i in range(2)] == [(3, 4), (4, 5)]
+
+
+class ChannelStats(torch.nn.Module):
+    """A 6-feature network (per-channel means and standard deviations), so FID needs few images."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
+
+
+def test_gan_evaluate_shares_the_images_over_ranks_and_scores_as_one_process(tmp_path: Path) -> None:
+    """250 generated and 130 real images, in batches of 100 over 2 ranks: FID and KID of one process, printed once."""
+    from segen.config import GanConfig
+    from segen.training.gan import train_gan
+
+    images = write_folder_dataset(tmp_path / "data", SyntheticSpec(16, 16, num_classes=2), seed=1,
+                                  splits={"train": 130}) / "train" / "images"
+    train_gan(GanConfig.from_dict({"model": {"name": "dcgan", "width": 8, "d_width": 8},
+                                   "data": {"root": str(images)},
+                                   "train": {"out": str(tmp_path / "run"), "epochs": 1, "batch_size": 32}}),
+              progress=False)
+    features = tmp_path / "features.pt"
+    torch.jit.script(ChannelStats()).save(str(features))
+    args = ("gan", "evaluate", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--data", str(images),
+            "--features", str(features), "--num", "250", "--device", "cpu", "--quiet")
+    single = run_segen(*args)
+    double = torchrun(*args)
+    assert single.returncode == 0 and double.returncode == 0, single.stderr + double.stderr
+    lines = [line for line in double.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1  # rank 0 reports
+    one, two = json.loads(single.stdout.strip().splitlines()[-1]), json.loads(lines[0])
+    assert one == two and one["generated_images"] == 250 and one["real_images"] == 130 and one["reliable"]

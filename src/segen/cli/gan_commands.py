@@ -151,10 +151,11 @@ def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, sp
     """Score a generator: FID / KID against real images, FCN-score for label -> photo.
 
     FID needs more real and generated images than features (at least 2049 each for Inception-v3), KID 100 of
-    each; fewer are refused unless --allow-few-images.
+    each; fewer are refused unless --allow-few-images. Under torchrun the ranks share the images and rank 0
+    reports the scores (the same as one process's).
     """
     from segen.inference.gan_eval import EvalRequest, evaluate_gan, format_gan_scores
-    from segen.runtime import resolve_device
+    from segen.runtime import resolve_device, start_group
 
     names = [m.strip() for m in metric_names.split(",") if m.strip()]
     unknown = [m for m in names if m not in METRICS]
@@ -165,7 +166,13 @@ def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, sp
     request = EvalRequest(checkpoint=checkpoint, samples=samples, data=data_root, split=split, metrics=tuple(names),
                           num=num, features=features, inception_weights=inception_weights, segmenter=segmenter,
                           direction=direction, ids=ids, seed=seed, allow_few_images=allow_few_images)
-    scores = evaluate_gan(request, resolve_device(device), progress=not quiet)
+    group = start_group(resolve_device(device))
+    try:
+        scores = evaluate_gan(request, group.device, progress=not quiet, group=group)
+    finally:
+        group.close()
+    if not group.is_main:
+        return
     click.echo(json.dumps(scores) if quiet else format_gan_scores(scores))
     if json_out:
         path = Path(json_out)

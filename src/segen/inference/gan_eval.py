@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from segen.data.gan import open_gan_dataset, parse_id_range
@@ -26,6 +26,7 @@ from segen.inference.predict import list_inputs
 from segen.inference.segmenter import Segmenter
 from segen.metrics import ConfusionMatrix
 from segen.metrics.generation import GenerationMetrics, InceptionFeatures, TorchScriptFeatures
+from segen.runtime import Group, ProcessInfo
 
 BATCH = 100
 
@@ -49,17 +50,25 @@ class EvalRequest:
     allow_few_images: bool = False
 
 
-def evaluate_gan(request: EvalRequest, device: torch.device, progress: bool = True) -> dict[str, Any]:
-    """Compute the requested metrics; returns a flat dict of scores and what they were computed on."""
+def evaluate_gan(request: EvalRequest, device: torch.device, progress: bool = True,
+                 group: Group | None = None) -> dict[str, Any]:
+    """Compute the requested metrics; returns a flat dict of scores and what they were computed on.
+
+    Under torchrun (`group` of several ranks) each rank generates and embeds a consecutive block of the
+    batches, real and generated; the features are gathered in batch order and scored once, so the scores are
+    those of one process. Every rank returns them; progress bars show on rank 0.
+    """
+    group = group or Group(ProcessInfo(), device)
+    progress = progress and group.is_main
     generator = Generator.from_checkpoint(request.checkpoint, device) if request.checkpoint else None
     scores: dict[str, Any] = {}
     distribution = [m for m in request.metrics if m in ("fid", "kid")]
     if distribution:
-        scores.update(_distribution_scores(request, generator, distribution, device, progress))
+        scores.update(_distribution_scores(request, generator, distribution, device, progress, group))
     if "fcn" in request.metrics:
         if generator is None:
             raise ConfigError("--metrics fcn needs --checkpoint (a pix2pix generator), not --samples")
-        scores.update(fcn_score(request, generator, device, progress))
+        scores.update(fcn_score(request, generator, device, progress, group))
     return scores
 
 
@@ -72,7 +81,7 @@ def feature_network(request: EvalRequest) -> nn.Module:
 
 
 def _distribution_scores(request: EvalRequest, generator: Generator | None, names: list[str],
-                         device: torch.device, progress: bool) -> dict[str, Any]:
+                         device: torch.device, progress: bool, group: Group) -> dict[str, Any]:
     metric = GenerationMetrics(feature_network(request), metrics=tuple(names), device=device,
                                allow_few_images=request.allow_few_images)
     size, channels, kind = _reference_shape(generator)
@@ -81,19 +90,29 @@ def _distribution_scores(request: EvalRequest, generator: Generator | None, name
                                 ids=parse_id_range(request.ids) if request.ids else None)
     n_real = len(reals)  # type: ignore[arg-type]
     metric.check_counts(n_real, _fake_count(request, generator, reals, kind))  # before any feature is computed
-    real_count = 0
-    for batch in tqdm(DataLoader(reals, batch_size=BATCH), desc="real", disable=not progress, unit="batch"):
-        images = batch[1] if kind == "image" else (batch[0] if isinstance(batch, list | tuple) else batch)
-        metric.update(images, real=True)
-        real_count += images.shape[0]
-    fake_count = 0
-    for images in tqdm(_fake_batches(request, generator, reals, kind), desc="generated", disable=not progress,
-                       unit="batch"):
-        metric.update(images, real=False)
-        fake_count += images.shape[0]
+    mine = _batch_block(n_real, BATCH, group)
+    real_share = DataLoader(Subset(reals, mine), batch_size=BATCH)
+    real = [metric.embed(_real_images(batch, kind))
+            for batch in tqdm(real_share, desc="real", disable=not progress, unit="batch")]
+    fake = [metric.embed(images) for images in tqdm(_fake_batches(request, generator, reals, kind, group),
+                                                    desc="generated", disable=not progress, unit="batch")]
+    for features, is_real in ((real, True), (fake, False)):
+        for share in group.gather([f.cpu() for f in features]):  # rank order: the batches in their own order
+            for batch_features in share:
+                metric.update_features(batch_features, real=is_real)
     scores = metric.compute()
-    return {**scores, "real_images": real_count, "generated_images": fake_count, "min_images": metric.min_images,
-            "reliable": metric.reliable}
+    return {**scores, "real_images": metric.counts[True], "generated_images": metric.counts[False],
+            "min_images": metric.min_images, "reliable": metric.reliable}
+
+
+def _real_images(batch: Any, kind: str) -> torch.Tensor:
+    return batch[1] if kind == "image" else (batch[0] if isinstance(batch, list | tuple) else batch)
+
+
+def _batch_block(count: int, batch: int, group: Group) -> range:
+    """The items of this rank's consecutive block of the batches of `batch` items that `count` items make."""
+    batches = group.block(-(-count // batch))
+    return range(batches.start * batch, min(batches.stop * batch, count))
 
 
 def _fake_count(request: EvalRequest, generator: Generator | None, reals: Any, kind: str) -> int:
@@ -109,27 +128,30 @@ def _reference_shape(generator: Generator | None) -> tuple[tuple[int, int] | Non
     return generator.info.image_size, generator.info.channels, kind
 
 
-def _fake_batches(request: EvalRequest, generator: Generator | None, reals: Any, kind: str) -> Iterator[torch.Tensor]:
+def _fake_batches(request: EvalRequest, generator: Generator | None, reals: Any, kind: str,
+                  group: Group) -> Iterator[torch.Tensor]:
+    """This rank's block of the generated batches (each batch seeded by its place, whatever the ranks)."""
     if generator is None:
-        yield from _folder_batches(Path(request.samples or ""))
+        yield from _folder_batches(Path(request.samples or ""), group)
         return
     if kind == "image":
-        for inputs, _ in DataLoader(reals, batch_size=8):
+        for inputs, _ in DataLoader(Subset(reals, _batch_block(len(reals), BATCH, group)), batch_size=8):
             yield generator.translate(inputs)
         return
-    for start in range(0, request.num, BATCH):
+    for start in _batch_block(request.num, BATCH, group)[::BATCH]:
         n = min(BATCH, request.num - start)
         yield generator.sample(n, seed=request.seed * 1_000_003 + start)
 
 
-def _folder_batches(folder: Path) -> Iterator[torch.Tensor]:
-    """A folder of generated images as uint8 batches at the first image's size and channels (16-bit by their range)."""
+def _folder_batches(folder: Path, group: Group) -> Iterator[torch.Tensor]:
+    """A folder of generated images as uint8 batches at the first image's size and channels (16-bit by their
+    range): this rank's block of them."""
     files = list_inputs(folder)
     channels = image_channels(files[0])
     max_value = wide_range(files, channels)
     first = read_uint8(files[0], channels, max_value)
     size = (int(first.shape[-2]), int(first.shape[-1]))
-    for start in range(0, len(files), BATCH):
+    for start in _batch_block(len(files), BATCH, group)[::BATCH]:
         images = [resize_to(read_uint8(f, channels, max_value)[None], size)[0] for f in files[start:start + BATCH]]
         yield torch.stack(images)
 
@@ -141,8 +163,11 @@ def quantise_labels(label_maps: torch.Tensor, palette: list[tuple[int, int, int]
     return (pixels - colours).square().sum(-1).argmin(-1)
 
 
-def fcn_score(request: EvalRequest, generator: Generator, device: torch.device, progress: bool) -> dict[str, Any]:
-    """FCN-score of generated photos and of the real photos (the ceiling) against the input label maps."""
+def fcn_score(request: EvalRequest, generator: Generator, device: torch.device, progress: bool,
+              group: Group | None = None) -> dict[str, Any]:
+    """FCN-score of generated photos and of the real photos (the ceiling) against the input label maps; under
+    torchrun each rank scores a block of the pairs and the confusion matrices are summed."""
+    group = group or Group(ProcessInfo(), device)
     if generator.info.conditioning != "image":
         raise ConfigError("--metrics fcn scores image-to-image (pix2pix) generators")
     if not request.segmenter:
@@ -157,11 +182,14 @@ def fcn_score(request: EvalRequest, generator: Generator, device: torch.device, 
     names = segmenter.info.class_names
     generated = ConfusionMatrix(len(names), segmenter.info.ignore_index, names)
     real = ConfusionMatrix(len(names), segmenter.info.ignore_index, names)
-    for labels, photos in tqdm(DataLoader(pairs, batch_size=8), desc="fcn-score", disable=not progress,
+    share = Subset(pairs, group.block(len(pairs)))  # type: ignore[arg-type]
+    for labels, photos in tqdm(DataLoader(share, batch_size=8), desc="fcn-score", disable=not progress,
                                unit="batch"):
         truth = quantise_labels(labels, segmenter.palette)
         generated.update(_segment(segmenter, generator.translate(labels)), truth)
         real.update(_segment(segmenter, photos), truth)
+    for matrix in (generated, real):
+        matrix.reduce(group.sum_tensor)
     return {**_fcn_fields("fcn", generated.compute()), **_fcn_fields("fcn_real", real.compute()),
             "fcn_images": len(pairs)}  # type: ignore[arg-type]
 

@@ -368,7 +368,12 @@ class GenerationMetrics:
     @torch.no_grad()
     def update(self, images: Tensor, real: bool) -> None:
         """Add a batch of real or generated images (uint8 N,C,H,W, or float in [0, 1])."""
-        self.update_features(self.features(images.to(self.device)), real)
+        self.update_features(self.embed(images), real)
+
+    @torch.no_grad()
+    def embed(self, images: Tensor) -> Tensor:
+        """The features of a batch of images (uint8 N,C,H,W, or float in [0, 1]), without adding them."""
+        return self.features(images.to(self.device))
 
     @torch.no_grad()
     def update_features(self, features: Tensor, real: bool) -> None:
@@ -381,7 +386,8 @@ class GenerationMetrics:
         self.counts[real] += features.shape[0]
 
     def _build(self, num_features: int) -> None:
-        """Create the torchmetrics metrics once the feature size is known."""
+        """Create the torchmetrics metrics once the feature size is known; they never sync across ranks by
+        themselves (under torchrun the caller gathers the features in order)."""
         if self._fid is not None or self._kid is not None:
             if num_features != self.num_features:
                 raise DataError(f"feature size changed from {self.num_features} to {num_features}")
@@ -389,13 +395,14 @@ class GenerationMetrics:
         self.num_features = num_features
         if "fid" in self.metrics:
             fid = _require("torchmetrics.image.fid")
-            self._fid = fid.FrechetInceptionDistance(_Precomputed(num_features)).to(self.device)
+            self._fid = fid.FrechetInceptionDistance(_Precomputed(num_features), sync_on_compute=False).to(self.device)
         if "kid" in self.metrics:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "will save all extracted features"
                 kid = _require("torchmetrics.image.kid")
                 self._kid = kid.KernelInceptionDistance(_Precomputed(num_features), subsets=self.kid_subsets,
-                                                        subset_size=self.kid_subset_size).to(self.device)
+                                                        subset_size=self.kid_subset_size,
+                                                        sync_on_compute=False).to(self.device)
 
     def check_counts(self, n_real: int, n_fake: int) -> None:
         """Refuse fewer than min_images of each unless allowed (then mark unreliable); usable before any update."""
@@ -433,15 +440,8 @@ class GenerationMetrics:
 
 def compute_fid_kid(real: Iterable[Tensor], fake: Iterable[Tensor], features: nn.Module,
                     metrics: Sequence[str] = GENERATION_METRICS, **options: Any) -> dict[str, float]:
-    """FID/KID of batches of generated images against batches of real ones.
-
-    Args:
-        real: Batches of real images (uint8 N,C,H,W, or float in [0, 1]).
-        fake: Batches of generated images.
-        features: The feature network.
-        metrics: Any of "fid" and "kid".
-        **options: kid_subset_size, kid_subsets, device, seed, allow_few_images of GenerationMetrics.
-    """
+    """FID/KID of batches of generated images (`fake`) against batches of real ones (uint8 N,C,H,W, or float in
+    [0, 1]), with the `features` network; `options` are those of GenerationMetrics."""
     scores = GenerationMetrics(features, metrics, **options)
     for batch in real:
         scores.update(batch, real=True)

@@ -36,6 +36,7 @@ from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
 from segen.runtime import (
     BatchDraws,
+    Group,
     ProcessInfo,
     amp_dtype,
     autocast,
@@ -46,7 +47,6 @@ from segen.runtime import (
     mix_seed,
 )
 from segen.training.distributed import (
-    Group,
     RankBatches,
     StepBatch,
     gradient_sync,

@@ -29,6 +29,7 @@ from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model
 from segen.preprocess import normalise
 from segen.runtime import (
+    Group,
     ProcessInfo,
     amp_dtype,
     autocast,
@@ -40,7 +41,6 @@ from segen.runtime import (
     memory_format,
 )
 from segen.training.distributed import (
-    Group,
     RankBatches,
     StepBatch,
     gradient_sync,

@@ -12,8 +12,7 @@ from segen.checkpoint import Checkpoint, load_checkpoint
 from segen.config import GanConfig, SegConfig, check_resume, load_yaml
 from segen.errors import CheckpointError
 from segen.models import check_model_options
-from segen.runtime import resolve_device, seed_everything
-from segen.training.distributed import Group, start_group
+from segen.runtime import Group, resolve_device, seed_everything, start_group
 
 
 @dataclass

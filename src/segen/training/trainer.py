@@ -32,8 +32,15 @@ from segen.checkpoint import (
 )
 from segen.config import GanConfig, SegConfig, parse_interval, to_yaml
 from segen.errors import CheckpointError, ConfigError, SegenError, TrainingStopped, one_line
-from segen.runtime import ProcessInfo, rng_state, set_rng_state, write_atomic
-from segen.training.distributed import Group, collective_failure, peer_lost_message
+from segen.runtime import (
+    Group,
+    ProcessInfo,
+    collective_failure,
+    peer_lost_message,
+    rng_state,
+    set_rng_state,
+    write_atomic,
+)
 
 RUN_FILES = ("config.yaml", "metrics.jsonl", "last.pt", "best.pt")
 
