@@ -168,17 +168,19 @@ def test_a_checkpoint_resumes_on_another_number_of_processes(config: Path, tmp_p
     assert [r["step"] for r in records(tmp_path / "split")] == [3, 6]
 
 
-def _start_long_run(config: Path, out: Path, restarts: int = 0) -> subprocess.Popen[str]:
-    launcher = torchrun("seg", "train", "--config", str(config), "--out", str(out), "--epochs", "30",
+def _start_long_run(config: Path, out: Path, restarts: int = 0, epochs: int = 30) -> subprocess.Popen[str]:
+    """A 2-rank run, returned once it has finished its first epoch (30 epochs take a few seconds: a test that
+    needs no uninterrupted twin runs longer, so its signal cannot arrive after the end)."""
+    launcher = torchrun("seg", "train", "--config", str(config), "--out", str(out), "--epochs", str(epochs),
                         "--checkpoint-every", "4steps", "--quiet", restarts=restarts, wait=False)
     assert isinstance(launcher, subprocess.Popen)
-    wait_for(lambda: ((out / "metrics.jsonl").is_file() and len(records(out)) >= 2) or launcher.poll() is not None)
+    wait_for(lambda: ((out / "metrics.jsonl").is_file() and len(records(out)) >= 1) or launcher.poll() is not None)
     assert launcher.poll() is None, launcher.communicate()[1][-2000:]
     return launcher
 
 
 def test_a_killed_rank_stops_the_other_with_one_line(config: Path, tmp_path: Path) -> None:
-    launcher = _start_long_run(config, tmp_path / "run")
+    launcher = _start_long_run(config, tmp_path / "run", epochs=1000)
     ranks = workers(launcher.pid)
     assert len(ranks) == 2
     os.kill(ranks[1], signal.SIGKILL)
@@ -190,17 +192,26 @@ def test_a_killed_rank_stops_the_other_with_one_line(config: Path, tmp_path: Pat
     assert load_checkpoint(tmp_path / "run" / "last.pt").training is not None
 
 
-def test_torchrun_restarts_the_group_and_reaches_the_uninterrupted_weights(config: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def uninterrupted(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 30-epoch 2-rank run that the interrupted ones must reach."""
+    out = tmp_path_factory.mktemp("ddp-uninterrupted") / "run"
+    train(config, out, "--epochs", "30", nproc=2)
+    return out
+
+
+def test_torchrun_restarts_the_group_and_reaches_the_uninterrupted_weights(config: Path, uninterrupted: Path,
+                                                                          tmp_path: Path) -> None:
     launcher = _start_long_run(config, tmp_path / "restarted", restarts=1)
     os.kill(workers(launcher.pid)[1], signal.SIGKILL)
     _, stderr = launcher.communicate(timeout=240)
     assert launcher.returncode == 0, stderr[-2000:]
-    train(config, tmp_path / "uninterrupted", "--epochs", "30", nproc=2)
-    assert max_difference(weights(tmp_path / "restarted"), weights(tmp_path / "uninterrupted")) < 1e-6
+    assert max_difference(weights(tmp_path / "restarted"), weights(uninterrupted)) < 1e-6
     assert records(tmp_path / "restarted")[-1]["step"] == 90
 
 
-def test_ctrl_c_on_the_launcher_leaves_a_resumable_checkpoint(config: Path, tmp_path: Path) -> None:
+def test_ctrl_c_on_the_launcher_leaves_a_resumable_checkpoint(config: Path, uninterrupted: Path,
+                                                              tmp_path: Path) -> None:
     out = tmp_path / "run"
     launcher = _start_long_run(config, out)
     launcher.send_signal(signal.SIGINT)
@@ -209,8 +220,20 @@ def test_ctrl_c_on_the_launcher_leaves_a_resumable_checkpoint(config: Path, tmp_
     stopped = load_checkpoint(out / "last.pt")
     assert stopped.training is not None and 0 < stopped.training.trainer["step"] < 90, stderr[-2000:]
     train(config, out, "--epochs", "30", "--resume", nproc=2)
-    train(config, tmp_path / "uninterrupted", "--epochs", "30", nproc=2)
-    assert max_difference(weights(out), weights(tmp_path / "uninterrupted")) < 1e-6
+    assert max_difference(weights(out), weights(uninterrupted)) < 1e-6
+
+
+def test_sigterm_on_one_rank_stops_every_rank_at_the_same_step(config: Path, tmp_path: Path) -> None:
+    """A scheduler's SIGTERM reaching only rank 1: both ranks stop after the same step, rank 0 saves it and
+    says how to continue."""
+    out = tmp_path / "run"
+    launcher = _start_long_run(config, out, epochs=1000)
+    os.kill(workers(launcher.pid)[1], signal.SIGTERM)
+    _, stderr = launcher.communicate(timeout=90)
+    stopped = load_checkpoint(out / "last.pt")
+    assert stopped.training is not None and 0 < stopped.training.trainer["step"] < 3000, stderr[-2000:]
+    assert stderr.count("interrupted: resumable checkpoint") == 1 and "--resume" in stderr
+    assert "another process of the run stopped" not in stderr
 
 
 def test_nproc_runs_torchrun_itself_and_reports_once(config: Path, tmp_path: Path) -> None:
