@@ -37,6 +37,7 @@ class ProcessInfo:
     world_size: int = 1
     local_rank: int = 0
     local_world_size: int = 1
+    launched: bool = False  # started by torchrun (also with one process: then a process group of one)
 
     @property
     def is_main(self) -> bool:
@@ -46,8 +47,9 @@ class ProcessInfo:
 def process_info() -> ProcessInfo:
     """This process's rank, world size and local rank, from the variables torchrun sets."""
     try:
-        return ProcessInfo(*(int(os.environ.get(name, default)) for name, default in (
-            ("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0"), ("LOCAL_WORLD_SIZE", "1"))))
+        rank, world, local, local_world = (int(os.environ.get(name, default)) for name, default in (
+            ("RANK", "0"), ("WORLD_SIZE", "1"), ("LOCAL_RANK", "0"), ("LOCAL_WORLD_SIZE", "1")))
+        return ProcessInfo(rank, world, local, local_world, launched="TORCHELASTIC_RUN_ID" in os.environ)
     except ValueError:
         raise ConfigError("RANK, WORLD_SIZE, LOCAL_RANK and LOCAL_WORLD_SIZE must be whole numbers (as torchrun sets "
                           "them)") from None
@@ -329,7 +331,9 @@ class Group:
 
     @property
     def distributed(self) -> bool:
-        return self.info.world_size > 1
+        """Whether there is a process group: several processes, or one that torchrun started (the NCCL/gloo and
+        DDP path on a single device)."""
+        return self.info.world_size > 1 or self.info.launched
 
     @property
     def restarted(self) -> bool:
@@ -419,7 +423,7 @@ def start_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_S) -> G
     """Join the torchrun group when there is one (backend from the device: NCCL on CUDA, gloo otherwise)."""
     info = process_info()
     group = Group(info, device)
-    if info.world_size > 1 and not dist.is_initialized():
+    if group.distributed and not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)

@@ -117,6 +117,16 @@ def test_two_ranks_train_the_same_weights_and_scores_as_one_process(config: Path
         assert single["train/loss"] == pytest.approx(double["train/loss"], abs=1e-5)
 
 
+def test_one_torchrun_process_is_a_group_of_one_with_the_plain_weights(config: Path, tmp_path: Path) -> None:
+    """torchrun with one process goes through the process group and DDP (the NCCL path of a single GPU): the
+    same weights as a plain run."""
+    train(config, tmp_path / "plain", "--epochs", "1")
+    launched = torchrun("seg", "train", "--config", str(config), "--out", str(tmp_path / "one"), "--epochs", "1",
+                        "--quiet", nproc=1)
+    assert isinstance(launched, subprocess.CompletedProcess) and launched.returncode == 0, launched.stderr[-2000:]
+    assert max_difference(weights(tmp_path / "plain"), weights(tmp_path / "one")) < 1e-5  # threads differ
+
+
 def test_two_rank_validation_equals_a_single_process_evaluation(config: Path, tmp_path: Path) -> None:
     train(config, tmp_path / "two", "--epochs", "1", nproc=2)
     checkpoint = load_checkpoint(tmp_path / "two" / "best.pt")
@@ -221,6 +231,44 @@ def test_ctrl_c_on_the_launcher_leaves_a_resumable_checkpoint(config: Path, unin
     assert stopped.training is not None and 0 < stopped.training.trainer["step"] < 90, stderr[-2000:]
     train(config, out, "--epochs", "30", "--resume", nproc=2)
     assert max_difference(weights(out), weights(uninterrupted)) < 1e-6
+
+
+POISONED_RUN = """
+import os
+import sys
+import torch
+import yaml
+from segen.config import SegConfig
+from segen.errors import TrainingStopped
+from segen.training import train_segmentation
+from segen.training.seg import SegmentationTask
+
+step = SegmentationTask.train_step
+
+def poisoned(self, batch, index, progress):
+    logs = step(self, batch, index, progress)
+    if index == 4 and self.group.rank == 1:
+        logs["loss"] = torch.tensor(float("nan"))
+    return logs
+
+SegmentationTask.train_step = poisoned
+settings = yaml.safe_load(open(sys.argv[1]))
+settings["train"].update(out=sys.argv[2], epochs=5)
+try:
+    train_segmentation(SegConfig.from_dict(settings), progress=False)
+except TrainingStopped as exc:
+    print(f"rank {os.environ['RANK']}: {exc}")
+"""
+
+
+def test_a_nan_on_one_rank_stops_every_rank_at_that_step(config: Path, tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(POISONED_RUN)
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                             str(script), str(config), str(tmp_path / "run")], capture_output=True, text=True,
+                            timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    stops = sorted(line for line in result.stdout.splitlines() if "became non-finite at step 5" in line)
+    assert [line[:6] for line in stops] == ["rank 0", "rank 1"], result.stdout + result.stderr[-2000:]
 
 
 def test_sigterm_on_one_rank_stops_every_rank_at_the_same_step(config: Path, tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any],
     cfg = resolve_config(kind, config_file, flags, resume, family)
     if shared["dry_run"]:
         return print_config(cfg)
-    if shared["nproc"] and shared["nproc"] > 1 and process_info().world_size == 1:
+    if shared["nproc"] and shared["nproc"] > 1 and not process_info().launched:
         from segen.training.launch import launch_local, without_nproc
 
         return launch_local(shared["nproc"], without_nproc(click.get_current_context().obj["argv"]))
