@@ -1,9 +1,11 @@
 """The cost of distributed training on CPUs: the same run (same global batch, same steps) as 1 process with
 T threads and as N gloo processes with T/N threads each, through the real command; images/s of training
 (from the run's own clock, `time_s` in metrics.jsonl) and of the whole command (start-up included), and
-the largest weight difference between the two runs.
+the largest weight difference between the two runs. `--task gan` does the same for a dcgan (GroupNorm
+generator, no norm in the discriminator, R1 every 4 steps, all DiffAugment ops).
 
     python benchmarks/bench_distributed.py --out /tmp/bench-ddp
+    python benchmarks/bench_distributed.py --task gan --size 32 --batch-size 32 --out /tmp/bench-ddp-gan
 """
 
 from __future__ import annotations
@@ -44,18 +46,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads of the single process (split over ranks)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--task", choices=("seg", "gan"), default="seg")
     args = parser.parse_args()
     if args.out.exists():
         sys.exit(f"{args.out}: exists; choose a new folder")
     data = write_folder_dataset(args.out / "data", SyntheticSpec(args.size, args.size, num_classes=4), seed=0,
-                                splits={"train": 64, "val": 4})
+                                splits={"train": args.images, "val": 4})
     config = args.out / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": {"name": "unet-small", "norm": "group"}, "loss": "ce",
-        "data": {"root": str(data), "image_size": [args.size, args.size], "min_epoch_samples": 0, "num_workers": 0},
-        "train": {"batch_size": args.batch_size, "epochs": args.epochs, "seed": 0, "checkpoint_every": "off"}}))
-    common = ["-m", "segen", "seg", "train", "--config", str(config), "--quiet"]
+    train = {"batch_size": args.batch_size, "epochs": args.epochs, "seed": 0, "checkpoint_every": "off"}
+    if args.task == "seg":
+        settings = {"model": {"name": "unet-small", "norm": "group"}, "loss": "ce", "train": train,
+                    "data": {"root": str(data), "image_size": [args.size, args.size], "min_epoch_samples": 0,
+                             "num_workers": 0}}
+    else:
+        settings = {"model": {"name": "dcgan", "g_norm": "group", "d_norm": "none"}, "train": train,
+                    "optim": {"r1_gamma": 0.1, "r1_interval": 4},
+                    "data": {"root": str(data / "train" / "images"), "diffaugment": "color,translation,cutout",
+                             "num_workers": 0}}
+    config.write_text(yaml.safe_dump(settings))
+    common = ["-m", "segen", args.task, "train", "--config", str(config), "--quiet"]
     per_rank = max(1, args.threads // args.nproc)
     single = run([sys.executable, *common, "--out", str(args.out / "one")], args.threads)
     ranks = run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}",
