@@ -146,9 +146,7 @@ class BatchDraws:
         self.seed, self.start, self.stop, self.total = seed, start, stop, total
         self.calls = 0
 
-    @property
-    def rows(self) -> int:
-        return self.stop - self.start
+    rows = property(lambda self: self.stop - self.start)
 
     def _generator(self) -> torch.Generator:
         self.calls += 1

@@ -240,8 +240,7 @@ class Trainer:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._interrupted:
             raise KeyboardInterrupt
-        self._interrupted = True
-        self._say("stopping after this step (Ctrl-C again to abort without saving)")
+        self._interrupted = True  # only a flag: writing here could deadlock on a lock the interrupted code holds
 
     def _time_up(self) -> bool:
         return self.max_time_s is not None and self.state.elapsed + self._last_val_s >= self.max_time_s
@@ -277,6 +276,7 @@ class Trainer:
                 interrupted, time_up, due = self._agreed_decisions()
                 if interrupted:
                     self._interrupted = True
+                    self._say("stopping: saving where the run stands (Ctrl-C again to abort without saving)")
                     self._save_position()
                     return
                 if time_up:
@@ -288,6 +288,8 @@ class Trainer:
                 raise
             raise TrainingStopped(f"{peer_lost_message(self.group.rank, exc)}; stopped at step "
                                   f"{self.state.step + 1}, {self._last_good()}", kind="distributed") from None
+        except TrainingStopped:
+            raise  # already says where the run stopped
         except SegenError as exc:
             raise TrainingStopped(f"{one_line(exc)}; stopped at step {self.state.step + 1}, "
                                   f"{self._last_good()}", kind=exc.kind, path=exc.path) from None
