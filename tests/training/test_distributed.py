@@ -272,7 +272,6 @@ def test_a_nan_on_one_rank_stops_every_rank_at_that_step(config: Path, tmp_path:
     assert stops == ["rank 0", "rank 1"], result.stdout + result.stderr[-2000:]
 
 
-@pytest.mark.skip(reason="known bug, open in issue 13: about 1 run in 3 keeps training after one rank's SIGTERM")
 def test_sigterm_on_one_rank_stops_every_rank_at_the_same_step(config: Path, tmp_path: Path) -> None:
     """A scheduler's SIGTERM reaching only rank 1: both ranks stop after the same step, rank 0 saves it and
     says how to continue."""
