@@ -108,34 +108,47 @@ def wait_for(condition: object, timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
-def test_two_ranks_train_the_same_weights_and_scores_as_one_process(config: Path, tmp_path: Path) -> None:
-    train(config, tmp_path / "one", "--epochs", "2")
-    train(config, tmp_path / "two", "--epochs", "2", nproc=2)
-    assert max_difference(weights(tmp_path / "one"), weights(tmp_path / "two")) < 1e-5
-    for single, double in zip(records(tmp_path / "one"), records(tmp_path / "two"), strict=True):
-        assert scores(single) == scores(double)  # 5 validation images over 2 ranks: each counted once
-        assert single["val/loss"] == pytest.approx(double["val/loss"], abs=1e-6)
-        assert single["train/loss"] == pytest.approx(double["train/loss"], abs=1e-5)
+@pytest.fixture(scope="module")
+def single(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-epoch run in one plain process: what the distributed runs must reproduce."""
+    out = tmp_path_factory.mktemp("ddp-single") / "run"
+    train(config, out, "--epochs", "2")
+    return out
 
 
-def test_one_torchrun_process_is_a_group_of_one_with_the_plain_weights(config: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def two_ranks(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same run on 2 torchrun processes."""
+    out = tmp_path_factory.mktemp("ddp-two") / "run"
+    train(config, out, "--epochs", "2", nproc=2)
+    return out
+
+
+def test_two_ranks_train_the_same_weights_and_scores_as_one_process(single: Path, two_ranks: Path) -> None:
+    assert max_difference(weights(single), weights(two_ranks)) < 1e-5
+    for alone, shared in zip(records(single), records(two_ranks), strict=True):
+        assert scores(alone) == scores(shared)  # 5 validation images over 2 ranks: each counted once
+        assert alone["val/loss"] == pytest.approx(shared["val/loss"], abs=1e-6)
+        assert alone["train/loss"] == pytest.approx(shared["train/loss"], abs=1e-5)
+
+
+def test_one_torchrun_process_is_a_group_of_one_with_the_plain_weights(config: Path, single: Path,
+                                                                      tmp_path: Path) -> None:
     """torchrun with one process goes through the process group and DDP (the NCCL path of a single GPU): the
     same weights as a plain run."""
-    train(config, tmp_path / "plain", "--epochs", "1")
-    launched = torchrun("seg", "train", "--config", str(config), "--out", str(tmp_path / "one"), "--epochs", "1",
+    launched = torchrun("seg", "train", "--config", str(config), "--out", str(tmp_path / "one"), "--epochs", "2",
                         "--quiet", nproc=1)
     assert isinstance(launched, subprocess.CompletedProcess) and launched.returncode == 0, launched.stderr[-2000:]
-    assert max_difference(weights(tmp_path / "plain"), weights(tmp_path / "one")) < 1e-5  # threads differ
+    assert max_difference(weights(single), weights(tmp_path / "one")) < 1e-5  # threads differ
 
 
-def test_two_rank_validation_equals_a_single_process_evaluation(config: Path, tmp_path: Path) -> None:
-    train(config, tmp_path / "two", "--epochs", "1", nproc=2)
-    checkpoint = load_checkpoint(tmp_path / "two" / "best.pt")
+def test_two_rank_validation_equals_a_single_process_evaluation(two_ranks: Path, tmp_path: Path) -> None:
+    checkpoint = load_checkpoint(two_ranks / "best.pt")
     cfg = SegConfig.from_dict(checkpoint.config)
     task = SegmentationTask(cfg, load_segmentation_data(cfg.data, cfg.train.seed), torch.device("cpu"),
                             pretrained=False)
     (task.ema.module if task.ema is not None else task.net).load_state_dict(checkpoint.model.weights)
-    assert scores(task.validate()) == scores(records(tmp_path / "two")[-1])  # type: ignore[arg-type]
+    assert scores(task.validate()) == scores(records(two_ranks)[-1])  # type: ignore[arg-type]
 
 
 STOPPING_RUN = """
@@ -165,17 +178,16 @@ def run_script(script: Path, nproc: int, *args: str) -> None:
 
 
 @pytest.mark.parametrize(("first", "then"), [(2, 1), (1, 2)])
-def test_a_checkpoint_resumes_on_another_number_of_processes(config: Path, tmp_path: Path, first: int,
+def test_a_checkpoint_resumes_on_another_number_of_processes(config: Path, single: Path, tmp_path: Path, first: int,
                                                              then: int) -> None:
     """Stopped mid-epoch (step 4 of 6) on `first` processes, resumed on `then`: the weights of an uninterrupted
     single-process run."""
     script = tmp_path / "run.py"
     script.write_text(STOPPING_RUN)
-    train(config, tmp_path / "whole", "--epochs", "2")
     run_script(script, first, str(config), str(tmp_path / "split"), "4")
     assert load_checkpoint(tmp_path / "split" / "last.pt").training.trainer["step"] == 4  # type: ignore[union-attr]
     run_script(script, then, str(config), str(tmp_path / "split"), "0")
-    assert max_difference(weights(tmp_path / "whole"), weights(tmp_path / "split")) < 1e-5
+    assert max_difference(weights(single), weights(tmp_path / "split")) < 1e-5
     assert [r["step"] for r in records(tmp_path / "split")] == [3, 6]
 
 
