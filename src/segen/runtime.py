@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
+import itertools
 import os
 import random
 import re
 import signal
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -146,30 +148,32 @@ class BatchDraws:
         self.seed, self.start, self.stop, self.total = seed, start, stop, total
         self.calls = 0
 
-    rows = property(lambda self: self.stop - self.start)
+    @property
+    def rows(self) -> int:
+        return self.stop - self.start
 
     def _generator(self) -> torch.Generator:
         self.calls += 1
         return torch.Generator().manual_seed(mix_seed(self.seed, self.calls))
 
-    def _keep(self, whole: torch.Tensor, shape: tuple[int, ...], device: torch.device | str) -> torch.Tensor:
+    def _keep(self, draw: Callable[..., torch.Tensor], shape: tuple[int, ...], device: torch.device | str
+              ) -> torch.Tensor:
         if shape[0] != self.rows:
             raise ValueError(f"a draw for {shape[0]} samples from draws for {self.rows} rows")
-        return whole[self.start:self.stop].to(device)
+        return draw((self.total, *shape[1:]), generator=self._generator())[self.start:self.stop].to(device)
 
     def rand(self, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
         """U(0, 1) numbers shaped `shape` (its first size: the rows)."""
-        return self._keep(torch.rand(self.total, *shape[1:], generator=self._generator()), shape, device)
+        return self._keep(torch.rand, shape, device)
 
     def randn(self, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
         """N(0, 1) numbers shaped `shape` (its first size: the rows)."""
-        return self._keep(torch.randn(self.total, *shape[1:], generator=self._generator()), shape, device)
+        return self._keep(torch.randn, shape, device)
 
     def randint(self, low: int, high: int, shape: tuple[int, ...], device: torch.device | str = "cpu"
                 ) -> torch.Tensor:
         """Integers in [low, high) shaped `shape` (its first size: the rows)."""
-        whole = torch.randint(low, high, (self.total, *shape[1:]), generator=self._generator())
-        return self._keep(whole, shape, device)
+        return self._keep(functools.partial(torch.randint, low, high), shape, device)
 
 
 RandomSource = torch.Generator | BatchDraws | None
@@ -406,8 +410,7 @@ class Group:
 def collective_failure(error: BaseException) -> bool:
     """Whether `error` is a failed or timed-out collective (torch raises them as DistError, or as RuntimeError
     from inside DistributedDataParallel, naming the backend)."""
-    text = str(error)
-    return isinstance(error, dist.DistError) or any(mark in text for mark in ("gloo", "NCCL", "ProcessGroup"))
+    return isinstance(error, dist.DistError) or any(mark in str(error) for mark in ("gloo", "NCCL", "ProcessGroup"))
 
 
 def peer_lost_message(rank: int, error: BaseException) -> str:
@@ -432,19 +435,16 @@ def start_group(device: torch.device, timeout_s: float = DEFAULT_TIMEOUT_S) -> G
     return group
 
 
-_groups_started = 0  # in this process: each run of a script that trains several models gets its own prefix
+_GROUP_NUMBERS = itertools.count(1)  # of the groups this process starts (a script may train several models)
 
 
 def _attempt_store(info: ProcessInfo, timeout: datetime.timedelta) -> dict[str, Any]:
     """Under torchrun's agent store, a store prefix of its own for each restart of the group and each group
     this process starts: otherwise ranks read the addresses that failed predecessors (or this process's
     previous group) left there and fail to connect."""
-    global _groups_started
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return {}
     base = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), info.world_size,
                          is_master=False, timeout=timeout)
-    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-    _groups_started += 1
-    return {"store": dist.PrefixStore(f"segen/attempt-{attempt}/group-{_groups_started}", base), "rank": info.rank,
-            "world_size": info.world_size}
+    prefix = f"segen/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/group-{next(_GROUP_NUMBERS)}"
+    return {"store": dist.PrefixStore(prefix, base), "rank": info.rank, "world_size": info.world_size}

@@ -162,7 +162,10 @@ class GanTask:
         self.g_model.train()
         self.d_model.train()
         paired = self.conditioning == "image"
-        logs = self._pix2pix_step(batch, step) if paired else self._adversarial_step(batch, step)
+        if paired:
+            logs = self._pix2pix_step(batch, [tuple(self._images(t) for t in micro) for micro in batch.micro])
+        else:
+            logs = self._adversarial_step(batch, [self._unpack(micro) for micro in batch.micro], step)
         if self.ema is not None:
             self.ema.update(self.generator, step)
         return logs
@@ -194,11 +197,12 @@ class GanTask:
         images = batch[0] if isinstance(batch, list | tuple) else batch
         return self._images(images), None
 
-    def _adversarial_step(self, batch: StepBatch, step: int) -> dict[str, torch.Tensor]:
+    def _adversarial_step(self, batch: StepBatch, inputs: list[tuple[torch.Tensor, torch.Tensor | None]],
+                          step: int) -> dict[str, torch.Tensor]:
+        """`inputs`: each micro-batch's real images and labels, on the device (both steps use them)."""
         logs: dict[str, torch.Tensor] = {}
         self.d_opt.zero_grad(set_to_none=True)
-        for i, micro in enumerate(batch.micro):
-            real, labels = self._unpack(micro)
+        for i, (real, labels) in enumerate(inputs):
             draws = self._draws(batch, i, step, 0)
             with gradient_sync(self.d_model, i == len(batch.micro) - 1):
                 with autocast(self.device, self.amp):
@@ -215,8 +219,7 @@ class GanTask:
         self._apply(self.d_opt, self.d_scaler)
         self.g_opt.zero_grad(set_to_none=True)
         with frozen(self.discriminator):
-            for i, micro in enumerate(batch.micro):
-                real, labels = self._unpack(micro)
+            for i, (real, labels) in enumerate(inputs):
                 draws = self._draws(batch, i, step, 1)
                 with gradient_sync(self.g_model, i == len(batch.micro) - 1), gradient_sync(self.d_model, False):
                     with autocast(self.device, self.amp):
@@ -247,15 +250,15 @@ class GanTask:
             total = total + 0.5 * o.r1_gamma * o.r1_interval * r1
         return total
 
-    def _pix2pix_step(self, batch: StepBatch, step: int) -> dict[str, torch.Tensor]:
-        """With one micro-batch its generated images serve both steps (as in pix2pix); when accumulating, the
-        D step generates without a graph and the G step generates again."""
+    def _pix2pix_step(self, batch: StepBatch, pairs: list[tuple[torch.Tensor, ...]]) -> dict[str, torch.Tensor]:
+        """`pairs`: each micro-batch's (input, target) on the device. With one micro-batch its generated images
+        serve both steps (as in pix2pix); when accumulating, the D step generates without a graph and the G
+        step generates again."""
         logs: dict[str, torch.Tensor] = {}
         keep = len(batch.micro) == 1
         fakes: list[torch.Tensor] = []
         self.d_opt.zero_grad(set_to_none=True)
-        for i, micro in enumerate(batch.micro):
-            a, b = (self._images(t) for t in micro)
+        for i, (a, b) in enumerate(pairs):
             with gradient_sync(self.d_model, i == len(batch.micro) - 1):
                 with autocast(self.device, self.amp):
                     with torch.set_grad_enabled(keep):
@@ -270,8 +273,7 @@ class GanTask:
         self._apply(self.d_opt, self.d_scaler)
         self.g_opt.zero_grad(set_to_none=True)
         with frozen(self.discriminator):
-            for i, micro in enumerate(batch.micro):
-                a, b = (self._images(t) for t in micro)
+            for i, (a, b) in enumerate(pairs):
                 with gradient_sync(self.g_model, i == len(batch.micro) - 1), gradient_sync(self.d_model, False):
                     with autocast(self.device, self.amp):
                         fake = fakes[i] if keep else self.g_model(a)

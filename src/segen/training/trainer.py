@@ -248,7 +248,8 @@ class Trainer:
     def _agreed_stop(self) -> bool:
         """Whether to stop before the next epoch: the same answer on every rank (see `_agreed_decisions`)."""
         interrupted, time_up, _ = self._agreed_decisions()
-        self._interrupted = self._interrupted or interrupted  # a signal during the vote counts next time
+        if interrupted:  # never reset: a signal that lands during the vote counts at the next one
+            self._interrupted = True
         return interrupted or time_up or self.state.finished
 
     def _progress(self, total_steps: int) -> float:
