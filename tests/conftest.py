@@ -20,6 +20,8 @@ from segen.models import GANPair, create_model
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
+pytest_plugins = ["serving"]  # the web app's fixtures
+
 TINY_SPLITS = {"train": 12, "val": 4, "test": 4}
 
 

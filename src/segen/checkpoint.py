@@ -63,6 +63,7 @@ class GanDataSpec:
     class_names: list[str] = field(default_factory=list)
     direction: str = "AtoB"
     layout: str = ""
+    palette: list[list[int]] = field(default_factory=list)  # pix2pix: the colours of colour-coded label-map inputs
 
 
 @dataclass

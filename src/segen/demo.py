@@ -92,7 +92,8 @@ def _run_gan(out: Path, segmenter_checkpoint: Path, minutes: float, seed: int, p
 
 DEMO_MARKER = ".segen-demo"
 #: What a demo run folder may hold; anything else in it was not written by segen and stops the demo.
-RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "last.pt", "best.pt", "samples.png", "samples"})
+RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "last.pt", "best.pt", "samples.png", "samples",
+                         "report.html"})  # report.html: from `segen report RUNDIR` on a demo run
 #: What the demo writes at the top of its folder (a folder holding only these is an earlier demo's).
 DEMO_ENTRIES = frozenset({DEMO_MARKER, "data", "run", "gan", "pairs", "predictions", "scores.json", "curves.png",
                           "samples.png", "report.html"})
@@ -128,8 +129,9 @@ def _fresh(run_dir: Path) -> Path:
 
 def _report(out: Path, run_dir: Path, data_root: Path, segmenter: Segmenter, scores: dict[str, Any]) -> Path:
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    plot_curves(history, out / "curves.png")
-    save_png(_overlay_grid(segmenter, data_root, out / "predictions"), out / "samples.png")
+    curves = plot_curves(history, out / "curves.png")
+    samples = _overlay_grid(segmenter, data_root, out / "predictions")
+    save_png(samples, out / "samples.png")
     val, test = scores["val"], scores["test"]
     summary = {"val mean IoU": val["mean_iou"], "val mean Dice": val["mean_dice"],
                "test mean IoU": test["mean_iou"], "test mean Dice": test["mean_dice"],
@@ -140,9 +142,11 @@ def _report(out: Path, run_dir: Path, data_root: Path, segmenter: Segmenter, sco
     per_class = {name: {k: v for k, v in s.items()} for name, s in test["per_class"].items()}
     return write_report(out / "report.html", "segen demo: U-Net on synthetic shapes", summary=summary,
                         per_class=per_class,
-                        images=[("Loss and validation metrics per epoch", "curves.png"),
-                                ("Test images: image | truth | prediction | prediction over the image", "samples.png"),
-                                ("pix2pix on held-out label maps: input | generated | real", "gan/samples.png")],
+                        images=[("Loss and validation metrics per epoch (curves.png)", curves),
+                                ("Test images: image | truth | prediction | prediction over the image (samples.png)",
+                                 samples),
+                                ("pix2pix on held-out label maps: input | generated | real (gan/samples.png)",
+                                 (out / "gan" / "samples.png").read_bytes())],
                         notes=[f"Data: {data_root} (synthetic, {DEMO_SPEC.num_classes} classes). "
                                f"Per-class scores are on the test split.",
                                "The FCN-score runs the trained U-Net on images that pix2pix generated from held-out "

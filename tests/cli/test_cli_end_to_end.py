@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -100,6 +102,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert str(out / "report.html") in result.stdout
     html = (out / "report.html").read_text()
     assert "curves.png" in html and "samples.png" in html and "val mean IoU" in html
+    sources = re.findall(r'<img src="([^"]*)"', html)  # curves, test images, pix2pix: embedded, self-contained
+    assert len(sources) == 3 and all(src.startswith("data:image/png;base64,") for src in sources)
+    assert base64.b64decode(sources[1].partition(",")[2]) == (out / "samples.png").read_bytes()
     assert Image.open(out / "samples.png").size[0] > 4 * 128
     scores = json.loads((out / "scores.json").read_text())
     assert 0 <= scores["val"]["mean_iou"] <= 1

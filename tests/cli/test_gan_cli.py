@@ -39,6 +39,7 @@ def gan_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                        "--batch-size", "8", "--quiet", "--config", str(_tiny_yaml(base)))
     assert result.returncode == 0, result.stderr
     assert "done: 1 epochs" in result.stdout
+    assert f"report: {out / 'report.html'}" in result.stdout and (out / "report.html").is_file()
     return images, out
 
 

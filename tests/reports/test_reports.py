@@ -150,3 +150,41 @@ def test_write_report_contents(tmp_path: Path) -> None:
     assert "<p>a &lt; b</p>" in text
     assert "<script" not in text and "http" not in text
     assert not (tmp_path / "report.html.tmp").exists()
+
+
+def test_png_bytes_data_uri_and_embedded_report_images(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from segen.reports import data_uri, fit_within, png_bytes
+
+    rgb = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    encoded = png_bytes(rgb)
+    save_png(rgb, tmp_path / "x.png")
+    assert (tmp_path / "x.png").read_bytes() == encoded  # one encoder for files and pages
+    uri = data_uri(rgb)
+    assert uri.startswith("data:image/png;base64,") and base64.b64decode(uri.partition(",")[2]) == encoded
+    with pytest.raises(ValueError):
+        data_uri(b"GIF89a")
+    with pytest.raises(ValueError):
+        png_bytes(rgb.astype(np.float32))
+    assert fit_within(np.zeros((400, 100, 3), np.uint8), 200).shape == (200, 50, 3)
+    small = np.zeros((10, 20), np.uint8)
+    assert fit_within(small, 200) is small
+    curves = plot_curves([{"epoch": 1, "train/loss": 1.0}, {"epoch": 2, "train/loss": 0.5}])
+    with Image.open(io.BytesIO(curves)) as image:
+        assert image.format == "PNG"
+    text = write_report(tmp_path / "r.html", "t", summary={"a": 1},
+                        images=[("array", rgb), ("bytes", curves)]).read_text()
+    assert f'<img src="{uri}"' in text and text.count('src="data:image/png;base64,') == 2
+
+
+def test_confusion_and_config_sections() -> None:
+    from segen.reports.html import config_block, confusion_table
+
+    table = confusion_table(["bg", "<cat>"], [[90, 10], [0, 0]])
+    assert "&lt;cat&gt;" in table and "90.0%" in table and "10.0%" in table
+    assert '<td class="num">100</td>' in table and "—" in table  # a class absent from the truth: no shares
+    assert 'class="vertical"' not in table
+    assert 'class="vertical"' in confusion_table([f"c{i}" for i in range(32)], [[1] * 32] * 32)
+    assert config_block("a: <b> & 'c'\n") == "<h2>Config</h2>\n<pre>a: &lt;b&gt; &amp; &#x27;c&#x27;\n</pre>"

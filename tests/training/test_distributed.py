@@ -302,6 +302,7 @@ def test_nproc_runs_torchrun_itself_and_reports_once(config: Path, tmp_path: Pat
                        "--nproc", "2", "--quiet")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("done: 1 epochs") == 1 and result.stderr.count("epoch 1 ") == 1
+    assert result.stdout.count("report: ") == 1 and (tmp_path / "run" / "report.html").is_file()  # rank 0's
     assert load_checkpoint(tmp_path / "run" / "last.pt").config["train"]["batch_size"] == 4
 
 

@@ -21,6 +21,7 @@ from segen.cli.options import (
     run_training,
     training_options,
 )
+from segen.cli.report_commands import no_report_option, report_after_training
 from segen.config import SegConfig
 from segen.data.io import DEFAULT_MAX_PIXELS
 from segen.inference.tiling import Tiling
@@ -57,12 +58,13 @@ def seg() -> None:
               "lovasz-hinge.")
 @click.option("--class-weights", type=click.Path(), help="Class weights for the loss terms (all but lovasz-hinge; "
               "YAML from `segen data stats --write-weights`).")
+@no_report_option
 @training_options
 def seg_train(data_root: str | None, data_format: str | None, model: str | None, encoder: str | None,
               encoder_weights: str | None, freeze_encoder: str | None, deep_supervision: bool | None,
               image_size: tuple[int, int] | None, lr: float | None, loss: str | None, class_weights: str | None,
-              **shared: Any) -> None:
-    """Train a segmentation model."""
+              no_report: bool, **shared: Any) -> None:
+    """Train a segmentation model; write the run's report.html when it ends (unless --no-report)."""
     flags = {
         "model": {"name": model, "encoder": encoder, "encoder_weights": encoder_weights,
                   "deep_supervision": deep_supervision},
@@ -71,7 +73,7 @@ def seg_train(data_root: str | None, data_format: str | None, model: str | None,
         "loss": loss,
         "class_weights": class_weights,
     }
-    run_training(SegConfig, flags, shared)
+    report_after_training(run_training(SegConfig, flags, shared), no_report, shared["device"], shared["quiet"])
 
 
 @seg.command("predict")
@@ -178,10 +180,14 @@ def _register_subgroups() -> None:
     from segen.cli.data_commands import data
     from segen.cli.export_commands import export
     from segen.cli.gan_commands import gan
+    from segen.cli.report_commands import report
+    from segen.cli.serve_commands import serve
 
+    cli.add_command(serve)
     cli.add_command(data)
     cli.add_command(gan)
     cli.add_command(export)
+    cli.add_command(report)
 
 
 _register_subgroups()

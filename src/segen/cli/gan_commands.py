@@ -18,6 +18,7 @@ from segen.cli.options import (
     run_training,
     training_options,
 )
+from segen.cli.report_commands import no_report_option, report_after_training
 from segen.config import GAN_LOSSES, GanConfig
 from segen.errors import ConfigError
 from segen.runtime import write_atomic
@@ -48,12 +49,14 @@ def gan() -> None:
 @click.option("--r1-gamma", type=NON_NEGATIVE_FLOAT, help="R1 penalty weight on real images (default 0).")
 @click.option("--diffaugment", help="DiffAugment ops: color,translation,cutout | none | auto (default).")
 @click.option("--sample-every", type=POSITIVE_INT, help="Write a sample grid every N steps (default 500).")
+@no_report_option
 @training_options
 def gan_train(model: str | None, data_root: str | None, loss: str | None, image_size: tuple[int, int] | None,
               channels: str | None, direction: str | None, ids: str | None, val_ids: str | None,
               g_lr: float | None, d_lr: float | None, r1_gamma: float | None, diffaugment: str | None,
-              sample_every: int | None, **shared: Any) -> None:
-    """Train a GAN: a generator and a discriminator against each other."""
+              sample_every: int | None, no_report: bool, **shared: Any) -> None:
+    """Train a GAN: a generator and a discriminator against each other; write the run's report.html when it
+    ends (unless --no-report)."""
     flags = {
         "model": {"name": model},
         "data": {"root": data_root, "image_size": list(image_size) if image_size else None,
@@ -63,7 +66,7 @@ def gan_train(model: str | None, data_root: str | None, loss: str | None, image_
         "loss": loss,
         "sample_every": sample_every,
     }
-    run_training(GanConfig, flags, shared)
+    report_after_training(run_training(GanConfig, flags, shared), no_report, shared["device"], shared["quiet"])
 
 
 @gan.command("sample")
@@ -141,7 +144,8 @@ def _translate_inputs(generator: Any, inputs: list[Path], out: Path, grid: bool)
 @click.option("--direction", type=click.Choice(["AtoB", "BtoA"]), help="pix2pix data: which half is the input.")
 @click.option("--ids", help="Paired data: evaluate on these numeric file stems, e.g. 351-400.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here.")
+@click.option("--json", "json_out", type=click.Path(), help="Write the scores as JSON here; as RUNDIR/eval*.json "
+              "(e.g. runs/g/eval.json) `segen report RUNDIR` shows them.")
 @click.option("--device", type=DEVICES, default="auto", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar; print the scores as one JSON line.")
 def gan_evaluate(checkpoint: str | None, samples: str | None, data_root: str, split: str, metric_names: str,

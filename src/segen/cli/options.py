@@ -117,6 +117,8 @@ _TRAINING_OPTIONS = (
     click.option("--compile", is_flag=True, default=None, help="Train through torch.compile: faster steps after "
                  "the first ones compile (needs a C++ compiler on CPUs; a GAN's discriminator stays eager under R1 "
                  "or WGAN-GP, whose double backward torch.compile lacks)."),
+    click.option("--tensorboard", is_flag=True, default=None, help="Also log losses, learning rates, validation "
+                 "metrics, images and the config to RUN/tensorboard/ (needs the tensorboard extra)."),
     click.option("--nproc", type=POSITIVE_INT, help="Run as this many torchrun processes on this machine (gloo on "
                  "CPUs, NCCL on GPUs; --batch-size stays the global batch). Several machines: launch with torchrun."),
     click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint, with the run's "
@@ -126,7 +128,7 @@ _TRAINING_OPTIONS = (
     click.option("--quiet", is_flag=True, help="No progress bar."),
 )
 _TRAIN_KEYS = ("out", "epochs", "max_time", "batch_size", "device", "precision", "seed", "checkpoint_every",
-               "accumulate", "sync_bn", "compile")
+               "accumulate", "sync_bn", "compile", "tensorboard")
 
 CommandT = TypeVar("CommandT", bound=Callable[..., Any])
 
@@ -168,14 +170,23 @@ def stop_if_interrupted(interrupted: bool, state: Any, command: str, out: str) -
         raise SystemExit(130)
 
 
-def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any], shared: dict[str, Any]) -> None:
+def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any], shared: dict[str, Any]) -> Any:
     """Resolve the config from the command's own `flags` and the `training_options` values `shared`, and train
-    (or print it, with --dry-run); then say how the run ended. An interrupted run ends here with exit code 130."""
+    (or print it, with --dry-run); then say how the run ended. An interrupted run ends here with exit code 130.
+
+    Returns:
+        The finished run's `RunResult` (on rank 0); None when this process did not train (--dry-run, or the
+        launcher of --nproc).
+    """
     family, command = ("segmentation", "seg train") if kind is SegConfig else ("gan", "gan train")
     config_file, resume, quiet = shared["config_file"], shared["resume"], shared["quiet"]
     flags = merge(flags, {"train": {key: shared[key] for key in _TRAIN_KEYS},
                           "data": {"num_workers": shared["workers"]}})
     cfg = resolve_config(kind, config_file, flags, resume, family)
+    if cfg.train.tensorboard:
+        from segen.training.tensorboard import require_tensorboard
+
+        require_tensorboard()
     if shared["dry_run"]:
         return print_config(cfg)
     if shared["nproc"] and shared["nproc"] > 1 and not process_info().launched:
@@ -201,6 +212,7 @@ def run_training(kind: type[SegConfig] | type[GanConfig], flags: dict[str, Any],
     else:
         click.echo(f"done: {state.epoch} epochs, {state.step} steps in {state.elapsed / 60:.1f} min; samples and "
                    f"checkpoints in {cfg.train.out}")
+    return result
 
 
 #: How `predict` and `evaluate` run a model: TTA, and how large images are cut into windows

@@ -68,6 +68,7 @@ class TrainConfig:
     accumulate: int = 1
     sync_bn: bool = False
     compile: bool = False
+    tensorboard: bool = False
 
     def validate(self) -> None:
         _check(bool(self.out), "out", "is required (--out RUNDIR)")
@@ -124,7 +125,7 @@ def parse_interval(text: str, name: str = "train.checkpoint_every", epochs: bool
 #: shapes the model, the data split or the schedule.
 RESUMABLE_CHANGES = ("train.epochs", "train.max_time", "train.out", "data.root", "train.device", "train.threads",
                      "train.log_every", "train.checkpoint_every", "data.num_workers", "data.cache",
-                     "train.accumulate", "train.sync_bn", "train.compile")
+                     "train.accumulate", "train.sync_bn", "train.compile", "train.tensorboard")
 
 
 def check_resume(saved: dict[str, Any], requested: dict[str, Any], prefix: str = "") -> None:

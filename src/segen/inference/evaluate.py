@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from segen.data import load_split_dataset
+from segen.data import SegmentationDataset, load_split_dataset
 from segen.inference.segmenter import Segmenter
 from segen.inference.tiling import AUTO_TILING, Tiling
 from segen.metrics import SURFACE_SCORES, ConfusionMatrix, SurfaceMetrics
@@ -36,15 +36,25 @@ def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "
         The confusion-matrix scores (mean_iou, mean_dice, pixel_accuracy, mean_class_accuracy, per_class) with
         the boundary scores of `SurfaceMetrics.compute` merged in (per_class hd95, assd, boundary_f1,
         both_present, one_sided; mean_hd95, mean_assd, mean_boundary_f1); `surface` (units, spacing,
-        boundary_tolerance_px, the scored classes); split, images, data; and per_image, one entry per image in
+        boundary_tolerance_px, the scored classes); `confusion`, the pixel counts as a list of rows (true class)
+        of columns (predicted class); split, images, data; and per_image, one entry per image in
         dataset order: {image (its path under `root`), mean_iou, mean_dice, mean_hd95, mean_assd,
         mean_boundary_f1, per_class {name: {iou, dice, hd95, assd, boundary_f1}}}. A class absent from both
         prediction and truth has None; see segen.metrics.surface for the boundary conventions.
     """
     info = segmenter.info
-    names, ignore = info.class_names, info.ignore_index
-    dataset = load_split_dataset(root, split, len(names), ignore, info.channels, info.binary_255, format,
-                                 segmenter.max_pixels)
+    dataset = load_split_dataset(root, split, len(info.class_names), info.ignore_index, info.channels,
+                                 info.binary_255, format, segmenter.max_pixels)
+    return evaluate_dataset(segmenter, dataset, root, split, batch_size, progress, spacing, boundary_tolerance,
+                            tiling)
+
+
+def evaluate_dataset(segmenter: Segmenter, dataset: SegmentationDataset, root: str | Path, split: str,
+                     batch_size: int = 4, progress: bool = True, spacing: Sequence[float] | None = None,
+                     boundary_tolerance: float = 2.0, tiling: Tiling | None = AUTO_TILING) -> dict[str, Any]:
+    """`evaluate_segmentation` on a split already loaded, e.g. the validation share a run held out of its
+    training images; `root` names the images in `per_image`, `split` is recorded as given."""
+    names, ignore = segmenter.info.class_names, segmenter.info.ignore_index
     metric = ConfusionMatrix(len(names), ignore, names)
     image_metric = ConfusionMatrix(len(names), ignore, names)
     surface = SurfaceMetrics(len(names), ignore, names, spacing, boundary_tolerance)
@@ -75,7 +85,8 @@ def evaluate_segmentation(segmenter: Segmenter, root: str | Path, split: str = "
                          "spacing": list(surface.spacing) if surface.spacing else None,
                          "boundary_tolerance_px": surface.tolerance,
                          "classes": [names[k] for k in surface.classes]}
-    scores.update(split=split, images=len(dataset), data=str(root), per_image=per_image)
+    scores.update(confusion=metric.matrix.tolist(), split=split, images=len(dataset), data=str(root),
+                  per_image=per_image)
     return scores
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
@@ -31,6 +31,7 @@ class GeneratorInfo:
     channels: int
     in_channels: int
     class_names: list[str]
+    palette: list[tuple[int, int, int]] = field(default_factory=list)  # pix2pix: its label maps' colours
 
 
 class Generator:
@@ -55,7 +56,8 @@ class Generator:
             pair.generator.load_state_dict(spec.weights)
             info = GeneratorInfo(spec.name, str(pair.conditioning), int(pair.latent_dim),
                                  (int(data.image_size[0]), int(data.image_size[1])), int(data.channels),
-                                 int(data.in_channels or 0), [str(c) for c in data.class_names])
+                                 int(data.in_channels or 0), [str(c) for c in data.class_names],
+                                 [(int(c[0]), int(c[1]), int(c[2])) for c in data.palette])
         except (KeyError, TypeError, RuntimeError, IndexError, ValueError, ConfigError) as exc:
             raise CheckpointError(f"{path}: incomplete GAN checkpoint ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:120] if str(exc) else ''})", kind="corrupt") from None
@@ -138,11 +140,16 @@ def save_images(images: torch.Tensor, out: str | Path, start: int = 0) -> list[P
     return paths
 
 
-def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None) -> None:
-    """Tile images into one PNG (square-ish unless `columns` is given)."""
+def grid_of(images: torch.Tensor, columns: int | None = None) -> np.ndarray:
+    """uint8 N,C,H,W images tiled into one H,W,3 array (square-ish unless `columns` is given)."""
     cells = [as_hwc(im) for im in images]
     cols = columns or max(1, math.ceil(math.sqrt(len(cells))))
-    save_png(image_grid([cells[i:i + cols] for i in range(0, len(cells), cols)]), path)
+    return image_grid([cells[i:i + cols] for i in range(0, len(cells), cols)])
+
+
+def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None) -> None:
+    """Tile images into one PNG (see `grid_of`)."""
+    save_png(grid_of(images, columns), path)
 
 
 def resize_to(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -15,7 +15,7 @@ from segen.data.io import IMAGE_SUFFIXES, check_sizes, read_image
 from segen.errors import DataError
 from segen.inference.segmenter import Segmenter
 from segen.inference.streamed import is_streamed, predict_streamed, streamed_names
-from segen.inference.tiling import AUTO_TILING, Tiling
+from segen.inference.tiling import AUTO_TILING, TileSpec, Tiling, rows_of, stream_scores
 from segen.preprocess import to_unit, unit_to_uint8
 from segen.reports import overlay, save_indexed_png, save_png
 from segen.runtime import write_atomic
@@ -84,6 +84,36 @@ def plan_outputs(source: str | Path, out: str | Path, overlays: bool, probabilit
     return files, streamed, names
 
 
+def predict_image(segmenter: Segmenter, image: torch.Tensor, spec: TileSpec | None, probabilities: bool = False,
+                  on_rows: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, torch.Tensor | None]:
+    """(H,W uint8 class ids, K,H,W float32 probabilities or None) of one C,H,W image: whole, or window by
+    window with `spec`, its rows finished band by band (`on_rows(done, height)` after each band). The one
+    prediction of `segen seg predict` and of the web app: the mask is the argmax of the probabilities."""
+    if spec is None:
+        if not probabilities:
+            return segmenter.labels(image[None], None, dtype=torch.uint8)[0].numpy(), None
+        probs = segmenter.scores(image[None])[0].cpu().float()
+        return probs.argmax(dim=0).to(torch.uint8).numpy(), probs
+    height, width = int(image.shape[-2]), int(image.shape[-1])
+    mask = torch.empty(height, width, dtype=torch.uint8)
+    bands: list[torch.Tensor] = []
+    for band in stream_scores(segmenter.scores, rows_of(image), (height, width), spec):
+        rows = band.scores.shape[1]
+        mask[band.top:band.top + rows] = band.scores.argmax(dim=0)
+        if probabilities:
+            bands.append(band.scores)
+        if on_rows is not None:
+            on_rows(band.top + rows, height)
+    return mask.numpy(), torch.cat(bands, dim=1) if probabilities else None
+
+
+def npy_bytes(array: torch.Tensor | np.ndarray) -> bytes:
+    """`array` as the bytes of a float32 .npy file."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, dtype=np.float32))
+    return buffer.getvalue()
+
+
 def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, overlays: bool = False,
                   probabilities: bool = False, progress: bool = True,
                   on_file: Callable[[Path, np.ndarray], None] | None = None,
@@ -113,15 +143,9 @@ def predict_files(segmenter: Segmenter, source: str | Path, out: str | Path, ove
         if spec is not None and tiling is not None and tiling.above:
             print(f"note: {path.name} is {size[1]}x{size[0]}: predicted in {spec.window[1]}x{spec.window[0]} "
                   f"tiles, overlap {spec.overlap:g} (--tile H W to choose)", file=sys.stderr)
-        if probabilities:  # one pass: the mask is the argmax of the probabilities written
-            probs = (segmenter.scores(image[None])[0] if spec is None
-                     else segmenter.tiled_probabilities(image, spec)).cpu()
-            mask = probs.argmax(dim=0).to(torch.uint8).numpy()
-            buffer = io.BytesIO()
-            np.save(buffer, probs.numpy().astype(np.float32))
-            write_atomic(out / f"{path.stem}_prob.npy", buffer.getvalue())
-        else:
-            mask = segmenter.labels(image[None], spec, dtype=torch.uint8)[0].numpy()
+        mask, probs = predict_image(segmenter, image, spec, probabilities)
+        if probs is not None:
+            write_atomic(out / f"{path.stem}_prob.npy", npy_bytes(probs))
         target = out / f"{path.stem}.png"
         save_indexed_png(mask, target, segmenter.palette, ignore)
         if overlays:

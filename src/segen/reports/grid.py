@@ -12,11 +12,27 @@ from PIL import Image
 from segen.runtime import write_atomic
 
 
-def save_pil_atomic(image: Image.Image, path: str | os.PathLike[str]) -> None:
-    """Encode a PIL image as PNG and write it atomically."""
+def pil_png_bytes(image: Image.Image) -> bytes:
+    """A PIL image encoded as PNG: the one PNG encoder of segen's reports."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_pil_atomic(image: Image.Image, path: str | os.PathLike[str]) -> None:
+    """Encode a PIL image as PNG and write it atomically."""
+    write_atomic(path, pil_png_bytes(image))
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """An HxW or HxWx3 uint8 array encoded as PNG.
+
+    Raises:
+        ValueError: If the array is not uint8 or has the wrong shape.
+    """
+    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
+        raise ValueError(f"expected an HxW or HxWx3 uint8 array, got {array.dtype} {array.shape}")
+    return pil_png_bytes(Image.fromarray(array))
 
 
 def save_png(array: np.ndarray, path: str | os.PathLike[str]) -> None:
@@ -25,9 +41,19 @@ def save_png(array: np.ndarray, path: str | os.PathLike[str]) -> None:
     Raises:
         ValueError: If the array is not uint8 or has the wrong shape.
     """
-    if array.dtype != np.uint8 or not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 3)):
-        raise ValueError(f"expected an HxW or HxWx3 uint8 array, got {array.dtype} {array.shape}")
-    save_pil_atomic(Image.fromarray(array), path)
+    write_atomic(path, png_bytes(array))
+
+
+def fit_within(image: np.ndarray, max_side: int, nearest: bool = False) -> np.ndarray:
+    """A uint8 image shrunk (never enlarged) so that its longer side is at most `max_side`; `nearest` keeps
+    exact colours (class masks), else pixels are averaged."""
+    height, width = image.shape[:2]
+    scale = max_side / max(height, width, 1)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    method = Image.Resampling.NEAREST if nearest else Image.Resampling.BOX
+    return np.asarray(Image.fromarray(image).resize(size, method))
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

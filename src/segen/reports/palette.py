@@ -111,3 +111,29 @@ def overlay(
     out = np.rint(np.clip(blended, 0, 255)).astype(np.uint8)
     out[keep] = rgb[keep]
     return out
+
+
+def label_map_colors(images: np.ndarray, max_colors: int = 64, coverage: float = 0.95,
+                     min_share: float = 0.002) -> list[Color]:
+    """The palette of colour-coded label maps (N,H,W,3 uint8), most frequent first, or [] when the images are not
+    label maps: at most `max_colors` colours, each on at least `min_share` of the pixels, must cover `coverage`."""
+    if images.ndim != 4 or images.shape[-1] != 3 or images.size == 0:
+        return []
+    colors, counts = np.unique(images.reshape(-1, 3), axis=0, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    share = counts[order] / counts.sum()
+    kept = order[share >= min_share][:max_colors]
+    if counts[kept].sum() < coverage * counts.sum():
+        return []
+    return [(int(r), int(g), int(b)) for r, g, b in colors[kept]]
+
+
+def snap_to_palette(image: np.ndarray, palette: Sequence[Color]) -> np.ndarray:
+    """H,W,3 uint8 image with every pixel replaced by its nearest `palette` colour (brush edges, JPEG noise)."""
+    table = np.asarray(palette, dtype=np.int32).reshape(-1, 3)
+    flat = image.reshape(-1, 3).astype(np.int32)
+    nearest = np.empty(len(flat), dtype=np.int64)
+    for start in range(0, len(flat), 1 << 18):  # bounded memory: pixels x colours distances per chunk
+        chunk = flat[start:start + (1 << 18)]
+        nearest[start:start + len(chunk)] = ((chunk[:, None, :] - table[None]) ** 2).sum(-1).argmin(1)
+    return table[nearest].astype(np.uint8).reshape(image.shape)

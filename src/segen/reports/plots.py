@@ -17,11 +17,18 @@ from segen.runtime import write_atomic
 Series = dict[str, tuple[list[float], list[float]]]
 
 
+#: A GAN's mean discriminator outputs on real and generated images, D(x) and D(G(z)).
+DISCRIMINATOR_KEYS = ("train/d_real", "train/d_fake")
+
+
 def _default_groups(keys: Sequence[str]) -> dict[str, list[str]]:
-    """Split history keys into a loss group and a validation-metrics group."""
+    """Split history keys into losses, validation metrics, per-class validation IoU and D(x) / D(G(z))."""
+    scores = [key for key in keys if key.startswith("val/") and not key.endswith("loss")]
     return {
         "loss": [key for key in keys if key.endswith("loss")],
-        "metrics": [key for key in keys if key.startswith("val/") and not key.endswith("loss")],
+        "metrics": [key for key in scores if not key.startswith("val/iou/")],
+        "per-class IoU": [key for key in scores if key.startswith("val/iou/")],
+        "D(x), D(G(z))": [key for key in keys if key in DISCRIMINATOR_KEYS],
     }
 
 
@@ -45,25 +52,32 @@ def _series(history: Sequence[Mapping[str, float]], keys: Sequence[str], x_key: 
     return out
 
 
-def _save(figure: Figure, path: str | os.PathLike[str]) -> None:
+def _save(figure: Figure, path: str | os.PathLike[str] | None) -> bytes:
+    """The figure as PNG bytes (without a Software tag), also written atomically to `path` when given."""
     buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    write_atomic(path, buffer.getvalue())
+    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
+    if path is not None:
+        write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def plot_curves(
     history: Sequence[Mapping[str, float]],
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     x_key: str = "epoch",
     groups: Mapping[str, Sequence[str]] | None = None,
-) -> None:
+) -> bytes:
     """Plot per-epoch history as one PNG with one subplot per group of keys.
 
     Args:
         history: One mapping per epoch; missing or None values are skipped.
-        path: Destination PNG (atomic write).
+        path: Destination PNG (atomic write); None: only return the PNG.
         x_key: Key of the x value; the row index is used where it is missing.
-        groups: Subplot title -> keys. By default, keys ending in "loss" and the other "val/" keys.
+        groups: Subplot title -> keys. By default: keys ending in "loss"; the other "val/" keys; the per-class
+            "val/iou/" keys; a GAN's D(x) and D(G(z)) (`DISCRIMINATOR_KEYS`). Empty groups are left out.
+
+    Returns:
+        The PNG bytes.
     """
     keys = list(dict.fromkeys(key for row in history for key in row if key != x_key))
     chosen = groups if groups is not None else _default_groups(keys)
@@ -71,8 +85,7 @@ def plot_curves(
     if not panels:
         figure = Figure(figsize=(4, 2), dpi=100)
         figure.text(0.5, 0.5, "no data", ha="center", va="center", fontsize=14)
-        _save(figure, path)
-        return
+        return _save(figure, path)
     figure = Figure(figsize=(max(10.0, 5.0 * len(panels)), 4.0), dpi=100, layout="constrained")
     for axes, (title, series) in zip(figure.subplots(1, len(panels), squeeze=False)[0], panels, strict=True):
         for key, (xs, ys) in series.items():
@@ -82,5 +95,5 @@ def plot_curves(
         axes.set_ylabel(title)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(True, alpha=0.3)
-        axes.legend(fontsize="small")
-    _save(figure, path)
+        axes.legend(fontsize="small", ncol=1 + len(series) // 12)  # 32 classes: 3 columns
+    return _save(figure, path)

@@ -34,6 +34,7 @@ from segen.losses.adversarial import (
 from segen.models import GANPair, create_model, model_defaults, model_entry
 from segen.preprocess import signed_to_uint8, to_signed
 from segen.reports.grid import image_grid, save_png
+from segen.reports.palette import label_map_colors
 from segen.runtime import (
     BatchDraws,
     Group,
@@ -58,6 +59,7 @@ from segen.training.ema import ModelEma
 from segen.training.gan_data import GanData, load_gan_data, resolve_diffaugment
 from segen.training.sampling import ResumableSampler, default_workers, training_loader
 from segen.training.start import start_run
+from segen.training.tensorboard import tensorboard_log
 from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
 
 
@@ -108,6 +110,7 @@ class GanTask:
         self.monitor = "val/l1" if data.val is not None else "none"
         self.monitor_mode = "min"
         self._fixed = self._fixed_inputs()
+        self._palette: list[tuple[int, int, int]] | None = None
         self.loader = self._loader()
 
     def _model_kwargs(self, info: GanDataInfo) -> dict[str, Any]:
@@ -369,8 +372,17 @@ class GanTask:
         model = ModelSpec(self.cfg.model.name, self.model_kwargs, cpu_state(self.sampler_model))
         return model, GanDataSpec(image_size=list(info.image_size), channels=info.channels,
                                   in_channels=info.in_channels, class_names=list(info.class_names),
-                                  direction=self.cfg.data.direction, layout=info.layout)
+                                  direction=self.cfg.data.direction, layout=info.layout,
+                                  palette=[list(c) for c in self._input_palette()])
 
+    def _input_palette(self) -> list[tuple[int, int, int]]:
+        """pix2pix: the colours of its inputs when they are colour-coded label maps (for drawing new ones)."""
+        if self._palette is None:
+            source = self.data.val if self.data.val is not None else self.data.train
+            inputs = [source[i][0] for i in range(min(32, len(source)))] if self.conditioning == "image" else []  # type: ignore[arg-type]
+            rgb = [signed_to_uint8(a).permute(1, 2, 0).numpy() for a in inputs if a.shape[0] == 3]
+            self._palette = label_map_colors(np.stack(rgb)) if rgb else []
+        return self._palette
 
 def _hwc(images: torch.Tensor) -> list[np.ndarray]:
     return [im.permute(1, 2, 0).cpu().numpy() for im in images]
@@ -392,7 +404,8 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
         trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step],
                           start.group)
         trainer.prepare(start.resume_from, start.resume)
-        state = trainer.fit()
+        with tensorboard_log(trainer, {"g": task.g_opt, "d": task.d_opt}, task.sample_grid, "samples"):
+            state = trainer.fit()
     finally:
         start.group.close()
     return RunResult(cfg.train.out, state, trainer.interrupted)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
@@ -27,7 +28,8 @@ from segen.losses import check_loss_spec, create_loss, resolve_loss_name
 from segen.losses.segmentation import model_outputs
 from segen.metrics import ConfusionMatrix, logits_to_labels
 from segen.models import create_model
-from segen.preprocess import normalise
+from segen.preprocess import normalise, to_unit, unit_to_uint8
+from segen.reports import colorize, default_palette, image_grid, overlay
 from segen.runtime import (
     Group,
     ProcessInfo,
@@ -52,6 +54,7 @@ from segen.training.ema import ModelEma
 from segen.training.sampling import ResumableSampler, default_workers, training_loader
 from segen.training.schedule import lr_factor
 from segen.training.start import RunStart, start_run
+from segen.training.tensorboard import tensorboard_log
 from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
 from segen.training.transfer import EncoderFreeze, input_normalisation, load_pretrained, parameter_groups
 
@@ -208,6 +211,24 @@ class SegmentationTask:
             logs[f"val/iou/{name}"] = per["iou"]
         return logs
 
+    @torch.inference_mode()
+    def overlay_grid(self, count: int = 4) -> np.ndarray | None:
+        """The first `count` validation images (the same ones every time), a row each: image | truth | prediction
+        over the image, in the dataset's colours; None without validation images."""
+        val, classes, ignore = self.data.val, self.data.classes, self.cfg.data.ignore_index
+        palette = classes.colors or default_palette(classes.num_classes)
+        model = self.eval_model.eval()
+        rows = []
+        for i in range(min(count, len(val))):
+            image = val.image(i)
+            with autocast(self.device, self.amp):
+                prediction = logits_to_labels(model(self._inputs(image[None])))[0].cpu().numpy()
+            pixels = unit_to_uint8(to_unit(image, self.data.max_value)).permute(1, 2, 0).numpy()
+            rows.append([pixels if pixels.shape[2] == 3 else pixels[:, :, 0],
+                         colorize(val.mask(i).numpy(), palette, ignore),
+                         overlay(pixels, prediction, palette, ignore_index=ignore)])
+        return image_grid(rows) if rows else None
+
     def state_dict(self) -> dict[str, Any]:
         state = {"optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict()}
         if self.ema is not None:
@@ -274,5 +295,6 @@ def _train(cfg: SegConfig, start: RunStart, progress: bool, callbacks: Iterable[
         print(f"note: encoder {cfg.model.encoder} starts from {task.weights_file}", file=sys.stderr)
     trainer = Trainer(task, cfg, progress, callbacks, step_callbacks, start.group)
     trainer.prepare(start.resume_from, start.resume)
-    state = trainer.fit()
+    with tensorboard_log(trainer, {"": task.optimizer}, task.overlay_grid, "val/overlays"):
+        state = trainer.fit()
     return RunResult(cfg.train.out, state, trainer.interrupted, data.notes)

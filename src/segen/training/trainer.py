@@ -129,6 +129,7 @@ class Trainer:
         self._last_val_s = 0.0
         self._saved_at = (0, 0.0)  # (step, elapsed) of the last checkpoint
         self._metrics: dict[str, float] = {}
+        self.last_logs: dict[str, float] = {}  # the last step's losses, agreed over ranks (for step callbacks)
 
     @property
     def last_path(self) -> Path:
@@ -319,6 +320,7 @@ class Trainer:
                                   f"{self._last_good()} ({hint})", kind="non-finite")
         for key, value in values.items():
             self.state.epoch_sums[key] = self.state.epoch_sums.get(key, 0.0) + value
+        self.last_logs = values
         self.state.step += 1
         self.state.epoch_step += 1
         self._update_bar(bar, values, total_steps)
