@@ -73,6 +73,28 @@ def served(trained_run: Path, gan_checkpoints: dict[str, Path]) -> Iterator[Serv
     app.close()
 
 
+@pytest.fixture(scope="session")
+def gan_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny dcgan run (12 steps, a sample grid every step) and a tiny pix2pix run with validation pairs."""
+    from segen.config import GanConfig
+    from segen.data import SyntheticSpec, write_folder_dataset
+    from segen.data.synthetic import write_paired_dataset
+    from segen.training.gan import train_gan
+
+    base = tmp_path_factory.mktemp("gan-report")
+    spec = SyntheticSpec(32, 32, num_classes=3)
+    images = write_folder_dataset(base / "images", spec, seed=5, splits={"train": 24}) / "train" / "images"
+    pairs = write_paired_dataset(base / "pairs", spec, seed=6, count=12)
+    runs = {"dcgan": (images, {"sample_every": 1}), "pix2pix": (pairs, {"sample_every": 2})}
+    for name, (root, extra) in runs.items():
+        model: dict[str, Any] = {"name": name, "width": 8, "d_width": 8, **({"depth": 5} if name == "pix2pix" else {})}
+        data: dict[str, Any] = {"root": str(root), **({"ids": "1-9", "val_ids": "10-12"} if name == "pix2pix" else {})}
+        train_gan(GanConfig.from_dict({"model": model, "data": data, **extra,
+                                       "train": {"out": str(base / name), "epochs": 2, "batch_size": 4}}),
+                  progress=False)
+    return {name: base / name for name in runs}
+
+
 def _free_port() -> int:
     import socket
 

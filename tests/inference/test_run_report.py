@@ -14,9 +14,7 @@ import pytest
 import yaml
 
 from conftest import tiny_config
-from segen.config import GanConfig, SegConfig, load_yaml
-from segen.data import SyntheticSpec, write_folder_dataset
-from segen.data.synthetic import write_paired_dataset
+from segen.config import SegConfig, load_yaml
 from segen.errors import CheckpointError, DataError
 from segen.inference import Segmenter, evaluate_segmentation
 from segen.inference.run_report import validation_split, write_run_report
@@ -58,25 +56,6 @@ def held_out_run(binary_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
     train_segmentation(cfg, progress=False, callbacks=[remember])
     return out, seen
-
-
-@pytest.fixture(scope="module")
-def gan_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny dcgan run (12 steps, a sample grid every step) and a tiny pix2pix run with validation pairs."""
-    from segen.training.gan import train_gan
-
-    base = tmp_path_factory.mktemp("gan-report")
-    spec = SyntheticSpec(32, 32, num_classes=3)
-    images = write_folder_dataset(base / "images", spec, seed=5, splits={"train": 24}) / "train" / "images"
-    pairs = write_paired_dataset(base / "pairs", spec, seed=6, count=12)
-    runs = {"dcgan": (images, {"sample_every": 1}), "pix2pix": (pairs, {"sample_every": 2})}
-    for name, (root, extra) in runs.items():
-        model: dict[str, Any] = {"name": name, "width": 8, "d_width": 8, **({"depth": 5} if name == "pix2pix" else {})}
-        data: dict[str, Any] = {"root": str(root), **({"ids": "1-9", "val_ids": "10-12"} if name == "pix2pix" else {})}
-        train_gan(GanConfig.from_dict({"model": model, "data": data, **extra,
-                                       "train": {"out": str(base / name), "epochs": 2, "batch_size": 4}}),
-                  progress=False)
-    return {name: base / name for name in runs}
 
 
 def test_segmentation_report_has_every_section(seg_run: Path, multiclass_root: Path) -> None:

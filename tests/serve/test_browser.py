@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,23 @@ def test_the_runs_tab_shows_a_runs_curves_and_metrics(page: Any, served: Served)
     assert curves.width > 300
     table = page.inner_text("#runs-table")
     assert "val/mean_iou" in table and "epoch" in table
+
+
+@pytest.mark.parametrize("kind", ["segmentation", "dcgan", "pix2pix"])
+def test_a_report_opens_offline_with_every_image(kind: str, browser: Any, trained_run: Path,
+                                                 gan_runs: dict[str, Path], tmp_path: Path) -> None:
+    source = trained_run if kind == "segmentation" else gan_runs[kind]
+    run = Path(shutil.copytree(source, tmp_path / "run"))
+    result = run_segen("report", str(run))
+    assert result.returncode == 0, result.stderr
+    context = browser.new_context(offline=True)
+    fetched: list[str] = []
+    context.route("**/*", lambda route: (fetched.append(route.request.url), route.continue_()))
+    page = context.new_page()
+    page.goto((run / "report.html").as_uri())
+    page.wait_for_load_state("load")
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
+    assert images and all(done and width > 0 for done, width in images)
+    assert [url for url in fetched if not url.startswith(("file:", "data:"))] == []
+    assert page.title() and page.locator("h2").count() >= 3
+    context.close()
