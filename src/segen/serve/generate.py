@@ -10,11 +10,11 @@ import numpy as np
 import torch
 
 from segen.data.io import read_image
-from segen.errors import ConfigError, DataError, SegenError
+from segen.errors import ConfigError, DataError
 from segen.inference.generator import Generator, as_hwc, grid_of
 from segen.reports import save_png
 from segen.reports.palette import snap_to_palette
-from segen.serve.segment import Limits, check_upload
+from segen.serve.segment import Limits, check_upload, named_as
 
 MAX_SAMPLES = 64
 
@@ -39,11 +39,9 @@ def sample(generator: Generator, seed: int, count: int, class_name: str | None, 
 def translate_upload(generator: Generator, upload: Path, name: str, out_dir: Path, limits: Limits
                      ) -> tuple[np.ndarray, Path]:
     """pix2pix: (the image generated from an uploaded input, its PNG); errors name the file as `name`."""
-    try:
+    with named_as(upload, name):
         check_upload(upload, name, limits)
         image = read_image(upload, generator.info.in_channels, limits.max_pixels)
-    except SegenError as exc:
-        raise type(exc)(str(exc).replace(str(upload), name), kind=exc.kind) from None
     if not image.dtype == torch.uint8:
         raise DataError(f"{name}: a 16-bit image; pix2pix takes 8-bit inputs", kind="mismatch")
     out = as_hwc(generator.translate(image[None])[0])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -69,16 +70,23 @@ def check_upload(path: Path, name: str, limits: Limits) -> None:
                         kind="too-large")
 
 
+@contextmanager
+def named_as(upload: Path, name: str) -> Iterator[None]:
+    """Re-raise a segen error about the server's copy of an upload as one about `name`, the user's file."""
+    try:
+        yield
+    except SegenError as exc:
+        raise type(exc)(str(exc).replace(str(upload), name), kind=exc.kind) from None
+
+
 def segment_upload(segmenter: Segmenter, upload: Path, name: str, out_dir: Path, limits: Limits,
                    probabilities: bool = False, on_progress: Callable[[float], None] | None = None) -> Segmentation:
     """Predict one uploaded file into a new folder under `out_dir`; errors name the file as `name`."""
-    try:
+    with named_as(upload, name):
         check_upload(upload, name, limits)
         limit = min(limits.max_pixels, segmenter.max_pixels or limits.max_pixels)
         image = read_image(upload, segmenter.info.channels, limit)
         segmenter.check_depth(image, name)
-    except SegenError as exc:
-        raise type(exc)(str(exc).replace(str(upload), name), kind=exc.kind) from None
     size = (int(image.shape[-2]), int(image.shape[-1]))
     spec = segmenter.tile_for(size, AUTO_TILING)
     rows = (lambda done, total: on_progress(done / total)) if on_progress is not None else None
