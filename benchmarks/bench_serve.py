@@ -16,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,23 @@ def _peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+@contextmanager
+def serving(arguments: list[str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`segen serve ARGUMENTS` on a free loopback port, as a subprocess: yields its URL and the process."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "segen", "serve", *arguments, "--port", str(port)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()
+        if "serving" not in line:
+            raise SystemExit(f"server did not start: {line}")
+        yield f"http://127.0.0.1:{port}/", server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def main() -> None:
@@ -52,16 +71,7 @@ def main() -> None:
     images = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in (".png", ".jpg", ".tif"))
     expected_dir = Path(tempfile.mkdtemp())
     predict_files(Segmenter.from_checkpoint(args.checkpoint), Path(args.images), expected_dir, progress=False)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "segen", "serve", "--checkpoint", args.checkpoint,
-                               "--port", str(port), "--queue-size", str(args.requests)],
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        assert server.stderr is not None
-        line = server.stderr.readline()
-        if "serving" not in line:
-            raise SystemExit(f"server did not start: {line}")
-        url = f"http://127.0.0.1:{port}/"
+    with serving(["--checkpoint", args.checkpoint, "--queue-size", str(args.requests)]) as (url, server):
 
         def one(index: int) -> tuple[float, bool]:
             image = images[index % len(images)]
@@ -90,9 +100,6 @@ def main() -> None:
                    "p95_s": round(float(np.percentile(latencies, 95)), 3) if len(latencies) else None,
                    "wall_s": round(wall, 1), "server_peak_rss_mb": round(_peak_rss_mb(server.pid), 1),
                    "images": len(images), "cpus": os.cpu_count()}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(json.dumps(figures, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))

@@ -116,9 +116,10 @@ def find_chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium driven by Playwright; skipped, saying why, where neither is installed (unless
+    """Headless Chromium driven by Playwright, for one test module (processes forked later, such as DataLoader
+    workers, would otherwise inherit the pipes of its driver); skipped, saying why, where neither is installed (unless
     SEGEN_REQUIRE_BROWSER=1, set by CI after installing them, turns that into a failure)."""
     required = os.environ.get("SEGEN_REQUIRE_BROWSER") == "1"
     executable = find_chromium()

@@ -118,6 +118,7 @@ def test_the_runs_tab_shows_a_runs_curves_and_metrics(page: Any, served: Served)
     assert curves.width > 300
     table = page.inner_text("#runs-table")
     assert "val/mean_iou" in table and "epoch" in table
+    assert not page.locator("#runs-grids").is_visible()  # a segmentation run has no sample grids
 
 
 @pytest.mark.parametrize("kind", ["segmentation", "dcgan", "pix2pix"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -230,6 +231,7 @@ def test_corrupt_image_mid_epoch_is_one_line_and_keeps_the_checkpoint(data_copy:
     assert "last good checkpoint" in message and "Traceback" not in message
     kept = int(re.search(r"last good checkpoint is .* \(step (\d+)\)", message).group(1))  # type: ignore[union-attr]
     assert kept >= 2 and _trainer(tmp_path / "run" / "last.pt")["step"] == kept
+    assert multiprocessing.active_children() == []  # the persistent workers stopped with the run, not at some gc
 
 
 def test_undecodable_image_is_caught_before_any_work(data_copy: Path, tmp_path: Path) -> None:

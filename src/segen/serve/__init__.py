@@ -5,6 +5,7 @@ Built on Gradio; nothing here imports it until the server is built, so the rest 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,10 @@ class ServeSettings:
 
 
 def require_gradio() -> None:
-    """ConfigError with the install line when Gradio is missing."""
+    """ConfigError with the install line when Gradio is missing. Gradio and the Hugging Face hub it loads send
+    usage telemetry unless told not to: the server stays quiet (a user's environment can still turn them on)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     try:
         import gradio  # noqa: F401
     except ImportError:

@@ -140,12 +140,12 @@ class App:
             headers, rows = runs.metrics_table(history)
             report = runs.report_html(run)
         except (SegenError, OSError, ValueError) as exc:
-            return None, None, [], "", error_line(exc)
+            return None, None, _gallery([]), "", error_line(exc)
         table = gr.update(value=rows, headers=headers) if rows else None
         frame = (f'<iframe title="run report" style="width:100%;height:800px;border:1px solid #ccc" '
                  f'srcdoc="{escape(report, quote=True)}"></iframe>' if report else "<p>This run has no report yet: "
                  "press <b>Write report</b>.</p>")
-        return str(runs.curves(history, self.workdir)), table, runs.sample_grids(run), frame, ""
+        return str(runs.curves(history, self.workdir)), table, _gallery(runs.sample_grids(run)), frame, ""
 
     def write_report(self, name: str | None) -> tuple[Any, ...]:
         try:
@@ -153,8 +153,13 @@ class App:
 
             write_run_report(self.catalog.run(name))
         except (SegenError, OSError, ValueError) as exc:
-            return None, None, [], "", error_line(exc)
+            return None, None, _gallery([]), "", error_line(exc)
         return self.show_run(name)
+
+
+def _gallery(grids: list[tuple[Any, str]]) -> Any:
+    """The sample-grid gallery showing `grids`, hidden when there are none (segmentation runs)."""
+    return gr.update(value=grids, visible=bool(grids))
 
 
 def build_app(catalog: Catalog, limits: Limits, workdir: Path, concurrency: int = 1, queue_size: int = 64
@@ -243,7 +248,7 @@ def _runs_tab(app: App, catalog: Catalog) -> OnLoad:
     status = gr.HTML(elem_id="runs-status")
     curves = gr.Image(label="curves", type="filepath", interactive=False, elem_id="runs-curves")
     table = gr.Dataframe(label="metrics per epoch", interactive=False, elem_id="runs-table")
-    grids = gr.Gallery(label="sample grids", columns=4, elem_id="runs-grids")
+    grids = gr.Gallery(label="sample grids", columns=4, visible=False, elem_id="runs-grids")
     page = gr.HTML(elem_id="runs-report-page")
     outputs = [curves, table, grids, page, status]
     run.change(app.show_run, run, outputs, api_name="run")

@@ -57,7 +57,7 @@ from segen.training.distributed import (
 )
 from segen.training.ema import ModelEma
 from segen.training.gan_data import GanData, load_gan_data, resolve_diffaugment
-from segen.training.sampling import ResumableSampler, default_workers, training_loader
+from segen.training.sampling import ResumableSampler, default_workers, training_loader, workers_released
 from segen.training.start import start_run
 from segen.training.tensorboard import tensorboard_log
 from segen.training.trainer import Callback, RunResult, StepCallback, Trainer, TrainerState
@@ -404,7 +404,8 @@ def train_gan(cfg: GanConfig, resume: bool = False, progress: bool = True,
         trainer = Trainer(task, cfg, progress, [*callbacks, grids.at_epoch_end], [*step_callbacks, grids.at_step],
                           start.group)
         trainer.prepare(start.resume_from, start.resume)
-        with tensorboard_log(trainer, {"g": task.g_opt, "d": task.d_opt}, task.sample_grid, "samples"):
+        with (workers_released(task.loader),
+              tensorboard_log(trainer, {"g": task.g_opt, "d": task.d_opt}, task.sample_grid, "samples")):
             state = trainer.fit()
     finally:
         start.group.close()

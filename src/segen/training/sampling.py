@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -81,6 +82,21 @@ def training_loader(dataset: Dataset[Any], sampler: ResumableSampler, workers: i
     return DataLoader(SeededSamples(dataset), **grouping, num_workers=workers, persistent_workers=workers > 0,
                       pin_memory=device.type == "cuda", worker_init_fn=ignore_interrupts,
                       generator=torch.Generator().manual_seed(sampler.seed))
+
+
+@contextmanager
+def workers_released(*loaders: DataLoader) -> Iterator[None]:
+    """Stop the loaders' persistent workers on the way out, error or not. Torch keeps them until the loader is
+    garbage-collected, which after an error can be much later: a worker outliving its run holds the run's memory
+    and every file, pipe and socket the parent had open when it forked."""
+    try:
+        yield
+    finally:
+        for loader in loaders:
+            shutdown = getattr(getattr(loader, "_iterator", None), "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()  # what torch's own __del__ calls; there is no public way
+                loader._iterator = None
 
 
 def default_workers(device: torch.device) -> int:

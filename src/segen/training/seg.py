@@ -51,7 +51,7 @@ from segen.training.distributed import (
     wrap_model,
 )
 from segen.training.ema import ModelEma
-from segen.training.sampling import ResumableSampler, default_workers, training_loader
+from segen.training.sampling import ResumableSampler, default_workers, training_loader, workers_released
 from segen.training.schedule import lr_factor
 from segen.training.start import RunStart, start_run
 from segen.training.tensorboard import tensorboard_log
@@ -295,6 +295,7 @@ def _train(cfg: SegConfig, start: RunStart, progress: bool, callbacks: Iterable[
         print(f"note: encoder {cfg.model.encoder} starts from {task.weights_file}", file=sys.stderr)
     trainer = Trainer(task, cfg, progress, callbacks, step_callbacks, start.group)
     trainer.prepare(start.resume_from, start.resume)
-    with tensorboard_log(trainer, {"": task.optimizer}, task.overlay_grid, "val/overlays"):
+    with (workers_released(task.train_loader, task.val_loader),
+          tensorboard_log(trainer, {"": task.optimizer}, task.overlay_grid, "val/overlays")):
         state = trainer.fit()
     return RunResult(cfg.train.out, state, trainer.interrupted, data.notes)
