@@ -1,7 +1,8 @@
 """Screenshots of `segen serve`'s three tabs, taken in headless Chromium with a request made in each.
 
-    python benchmarks/serve_screenshots.py --checkpoint segen-demo/unet/best.pt --gan segen-demo/pix2pix/best.pt \\
-        --runs segen-demo --image IMAGE --label-map LABEL_MAP --out benchmarks/images
+    segen demo   # then, over its models and runs:
+    python benchmarks/serve_screenshots.py --checkpoint segen-demo/run/best.pt --gan segen-demo/gan/best.pt \\
+        --runs segen-demo --image segen-demo/data/test/images/IMAGE.png --label-map segen-demo/pairs/A/ID.png
 
 Writes serve_segment.png, serve_generate.png and serve_runs.png (palette PNGs, to keep them small).
 """
