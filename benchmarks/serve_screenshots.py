@@ -38,7 +38,7 @@ def _generate(page: Any, label_map: Path | None) -> None:
         if label_map is None:
             raise SystemExit("the first --gan is pix2pix: give --label-map")
         page.set_input_files("#gen-upload input[type=file]", str(label_map))
-        page.wait_for_selector("#gen-upload img")
+        page.wait_for_selector("#gen-upload .file-preview")
         page.click("#gen-translate")
     else:
         page.click("#gen-run")

@@ -21,6 +21,7 @@ from segen.data.synthetic import write_paired_dataset
 from segen.errors import ConfigError
 from segen.inference import Segmenter, evaluate_segmentation, predict_files
 from segen.inference.gan_eval import EvalRequest, evaluate_gan
+from segen.inference.run_report import write_run_report
 from segen.reports import colorize, image_grid, overlay, plot_curves, save_png, write_report
 from segen.runtime import resolve_device, write_atomic
 from segen.training import train_segmentation
@@ -69,6 +70,7 @@ def run_demo(out: str | Path = "segen-demo", minutes: float = 3.5, seed: int = 0
     run_dir = _fresh(out / "run")
     _say(f"training unet-small for {DEMO_EPOCHS} epochs (at most {minutes:g} min)")
     train_segmentation(demo_config(data_root, run_dir, minutes, seed), progress=progress)
+    write_run_report(run_dir, progress=progress)  # as `segen seg train` does: `segen serve --runs` shows it
     segmenter = Segmenter.from_checkpoint(run_dir / "best.pt")
     scores = {split: evaluate_segmentation(segmenter, data_root, split, progress=progress) for split in ("val", "test")}
     predict_files(segmenter, data_root / "test" / "images", out / "predictions", overlays=True, progress=progress)
@@ -85,6 +87,7 @@ def _run_gan(out: Path, segmenter_checkpoint: Path, minutes: float, seed: int, p
     gan_dir = _fresh(out / "gan")
     _say(f"training pix2pix (label map -> image) for {GAN_EPOCHS} epochs (at most {minutes:g} min)")
     train_gan(gan_config(pairs, gan_dir, minutes, seed), progress=progress)
+    write_run_report(gan_dir, progress=progress)
     request = EvalRequest(data=str(pairs), checkpoint=str(gan_dir / "best.pt"), metrics=("fcn",),
                           segmenter=str(segmenter_checkpoint), ids=GAN_VAL_IDS)
     return evaluate_gan(request, resolve_device("auto"), progress=progress)
@@ -93,7 +96,7 @@ def _run_gan(out: Path, segmenter_checkpoint: Path, minutes: float, seed: int, p
 DEMO_MARKER = ".segen-demo"
 #: What a demo run folder may hold; anything else in it was not written by segen and stops the demo.
 RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "last.pt", "best.pt", "samples.png", "samples",
-                         "report.html"})  # report.html: from `segen report RUNDIR` on a demo run
+                         "report.html"})
 #: What the demo writes at the top of its folder (a folder holding only these is an earlier demo's).
 DEMO_ENTRIES = frozenset({DEMO_MARKER, "data", "run", "gan", "pairs", "predictions", "scores.json", "curves.png",
                           "samples.png", "report.html"})

@@ -111,6 +111,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert os.path.isfile(out / "run" / "best.pt")
     assert "gan/samples.png" in html and os.path.isfile(out / "gan" / "samples.png")
     assert 0 <= scores["gan"]["fcn/mean_iou"] <= 1 and 0 <= scores["gan"]["fcn_real/mean_iou"] <= 1
+    for run in ("run", "gan"):  # each run's own report, as the train commands write it
+        assert "<h2" in (out / run / "report.html").read_text()
 
 
 def test_pretrained_timm_encoder_run_predicts_and_resumes_without_its_weights_file(multiclass_root: Path,
