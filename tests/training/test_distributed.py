@@ -142,26 +142,29 @@ def test_micro_batch_gradients_add_up_to_the_global_batchs(config: Path) -> None
     cfg = SegConfig.from_dict(yaml.safe_load(config.read_text()))
     task = SegmentationTask(cfg, load_segmentation_data(cfg.data, cfg.train.seed), torch.device("cpu"),
                             pretrained=False)
-    start = {k: v.clone() for k, v in task.net.state_dict().items()}
     images, masks = torch.rand(4, 3, 48, 48, generator=torch.Generator().manual_seed(0)), torch.arange(4 * 48 * 48)
     masks = (masks.reshape(4, 48, 48) * 7 % 4).long()
 
-    def gradients(pieces: list[slice], world: int) -> dict[str, torch.Tensor]:
+    def cut(*pieces: slice) -> StepBatch:
+        return StepBatch([(images[p], masks[p]) for p in pieces], [p.stop - p.start for p in pieces], 4)
+
+    def gradients(ranks: list[StepBatch]) -> dict[str, torch.Tensor]:
+        """What DDP applies: each rank's micro-batches accumulated with their weights, then the mean over ranks."""
         total: dict[str, torch.Tensor] = {}
-        for piece in pieces:  # each rank's share, its weight applied; DDP would then take the mean over ranks
-            task.net.load_state_dict(start)
-            batch = StepBatch([(images[piece], masks[piece])], [piece.stop - piece.start], 4)
+        for batch in ranks:
             task.model.zero_grad()
-            loss = supervised_loss(task.loss, task.model(images[piece]), masks[piece]) * batch.weight(0, world)
-            loss.backward()
+            for i, (x, y) in enumerate(batch.micro):
+                (supervised_loss(task.loss, task.model(x), y) * batch.weight(i, len(ranks))).backward()
             for name, p in task.net.named_parameters():
-                total[name] = total.get(name, 0) + p.grad / world  # type: ignore[operator]
+                total[name] = total.get(name, 0) + p.grad / len(ranks)  # type: ignore[operator]
         return total
 
-    whole, ranks = gradients([slice(0, 4)], 1), gradients([slice(0, 2), slice(2, 4)], 2)
-    for name, gradient in whole.items():
-        scale = float(gradient.abs().max()) + 1e-12
-        assert float((gradient - ranks[name]).abs().max()) / scale < 1e-4, name
+    whole = gradients([cut(slice(0, 4))])
+    for cutting in ([cut(slice(0, 2), slice(2, 4))], [cut(slice(0, 2)), cut(slice(2, 4))]):
+        pieces = gradients(cutting)
+        for name, gradient in whole.items():
+            scale = float(gradient.abs().max()) + 1e-12
+            assert float((gradient - pieces[name]).abs().max()) / scale < 1e-4, (len(cutting), name)
 
 
 def test_two_ranks_train_the_same_weights_and_scores_as_one_process(halves: Path, two_ranks: Path) -> None:
